@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/salonhq/salon/internal/auth"
+	"github.com/salonhq/salon/internal/db"
+	"github.com/salonhq/salon/internal/meeting"
+	"github.com/salonhq/salon/sfu"
+	"github.com/salonhq/salon/signaling"
+	"github.com/salonhq/salon/web"
+)
+
+// shutdownTimeout bounds a graceful shutdown; a second signal cuts it short.
+const shutdownTimeout = 15 * time.Second
+
+// serve runs salon until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseServeFlags(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	slog.SetDefault(log)
+
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return fmt.Errorf("create --data directory %s: %w", cfg.Data, err)
+	}
+	key, err := auth.LoadOrCreateKey(filepath.Join(cfg.Data, "signing.key"))
+	if err != nil {
+		return fmt.Errorf("signing key: %w", err)
+	}
+	tokens := auth.NewTokens(key)
+
+	database, err := db.Open(ctx, cfg.DB, cfg.Data)
+	if err != nil {
+		return err
+	}
+	defer database.Close()
+	meetings := meeting.NewStore(database)
+	if err := meetings.Migrate(ctx); err != nil {
+		return fmt.Errorf("prepare the database: %w", err)
+	}
+	demo, created, err := meetings.EnsureDemo(ctx)
+	if err != nil {
+		return fmt.Errorf("create the demo meeting: %w", err)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "salon", Name: "build_info", Help: "Always 1; the version is in the label.",
+		ConstLabels: prometheus.Labels{"version": versionString()},
+	}, func() float64 { return 1 }))
+
+	media, err := sfu.New(sfu.Config{
+		UDPPort:         cfg.RTCUDPPort,
+		ListenIP:        cfg.RTCListenIP,
+		AnnounceIPs:     cfg.RTCIPs,
+		Interfaces:      cfg.RTCInterfaces,
+		IncludeLoopback: cfg.RTCLoopback,
+		DisableTCP:      !cfg.RTCTCP,
+		IPv6:            cfg.RTCIPv6,
+	}, sfu.Options{Logger: log, Registerer: reg})
+	if err != nil {
+		return fmt.Errorf("%w (change it with --rtc-udp-port)", err)
+	}
+	defer media.Close()
+
+	lis, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on --listen %s: %w", cfg.Listen, err)
+	}
+	defer lis.Close()
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = defaultPublicURL(lis.Addr())
+	}
+	sig := signaling.New(signaling.Config{PublicURL: cfg.PublicURL, ReconnectGrace: cfg.ReconnectGrace},
+		signaling.Options{SFU: media, Tokens: tokens, Logger: log, Registerer: reg})
+	site := web.New(web.Config{PublicURL: cfg.PublicURL},
+		web.Options{Meetings: meetings, Tokens: tokens, Logger: log, Metrics: reg})
+
+	var ready atomic.Bool
+	mux := http.NewServeMux()
+	mux.Handle("/ws", sig)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !ready.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "not ready\n")
+			return
+		}
+		if err := database.PingContext(r.Context()); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "database unreachable\n")
+			return
+		}
+		_, _ = io.WriteString(w, "ready\n")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.Handle("/", site.Handler())
+
+	srv := &http.Server{
+		Handler:           web.SecurityHeaders(web.AccessLog(log, mux)),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(lis) }()
+	ready.Store(true)
+
+	demoURL := cfg.PublicURL + "/m/" + demo.Slug
+	log.Info("salon is ready", "version", versionString(), "listen", lis.Addr().String(),
+		"public_url", cfg.PublicURL, "media_port", media.UDPPort(), "data", cfg.Data, "demo", demoURL)
+	if created {
+		log.Info("created the demo meeting", "slug", demo.Slug)
+	}
+	fmt.Fprintf(stdout, "\nsalon is running at %s\nDemo meeting — open it in two browser windows: %s\n\n", cfg.PublicURL, demoURL)
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("HTTP server stopped: %w", err)
+	case <-ctx.Done():
+	}
+
+	log.Info("shutting down: no new joins; telling clients")
+	ready.Store(false)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := sig.Shutdown(sctx); err != nil {
+		log.Warn("signalling did not drain in time", "err", err)
+	}
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("HTTP server did not drain in time", "err", err)
+	}
+	_ = media.Close()
+	log.Info("stopped")
+	return nil
+}
+
+// defaultPublicURL is what people on this machine would type: localhost and
+// the port actually listened on.
+func defaultPublicURL(addr net.Addr) string {
+	host := "localhost"
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		if !ta.IP.IsUnspecified() && !ta.IP.IsLoopback() {
+			host = ta.IP.String()
+		}
+		return "http://" + net.JoinHostPort(host, fmt.Sprint(ta.Port))
+	}
+	return "http://" + addr.String()
+}

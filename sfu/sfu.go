@@ -1,0 +1,295 @@
+package sfu
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/interceptor/pkg/twcc"
+	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config is the media plane's configuration, as an operator sets it.
+type Config struct {
+	// UDPPort is the one UDP port that carries all media of the process
+	// (ICE UDP mux); ICE-TCP listens on the same port number. Zero picks a
+	// free port, which is only useful in tests.
+	UDPPort int
+	// ListenIP restricts the sockets to one local address; empty means all.
+	ListenIP string
+	// AnnounceIPs replace the host addresses in the candidates sent to
+	// browsers (the public address of a host behind 1:1 NAT).
+	AnnounceIPs []string
+	// Interfaces limits candidate gathering to these interface names;
+	// empty means every interface.
+	Interfaces []string
+	// IncludeLoopback offers loopback addresses as candidates. Off in
+	// production; tests that run in a loopback-only namespace need it.
+	IncludeLoopback bool
+	// DisableTCP turns ICE-TCP off.
+	DisableTCP bool
+	// IPv6 gathers IPv6 candidates too.
+	IPv6 bool
+}
+
+// Options carries the collaborators of the SFU.
+type Options struct {
+	Logger *slog.Logger
+	// Registerer receives the SFU's metrics; nil registers nowhere.
+	Registerer prometheus.Registerer
+}
+
+// SFU is one process's media plane: the sockets, the WebRTC API and the
+// rooms.
+type SFU struct {
+	log     *slog.Logger
+	api     *webrtc.API
+	metrics *metrics
+	udpMux  ice.UDPMux
+	tcpMux  ice.TCPMux
+	tcpLis  net.Listener
+	udpPort int
+
+	mu     sync.Mutex
+	rooms  map[string]*Room
+	closed bool
+}
+
+// ErrClosed is returned by operations on a closed SFU, room or peer.
+var ErrClosed = errors.New("sfu: closed")
+
+// New opens the media sockets and builds the WebRTC API.
+func New(cfg Config, opts Options) (*SFU, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "sfu")
+	lf := pionLoggerFactory{logger: log}
+
+	keepIP := func(ip net.IP) bool {
+		if ip.IsLoopback() {
+			return cfg.IncludeLoopback
+		}
+		if ip.To4() == nil && !cfg.IPv6 {
+			return false
+		}
+		if cfg.ListenIP != "" {
+			return ip.Equal(net.ParseIP(cfg.ListenIP))
+		}
+		return true
+	}
+	keepIface := func(name string) bool {
+		if len(cfg.Interfaces) == 0 {
+			return true
+		}
+		for _, n := range cfg.Interfaces {
+			if n == name {
+				return true
+			}
+		}
+		return false
+	}
+
+	udpNets := []ice.NetworkType{ice.NetworkTypeUDP4}
+	netTypes := []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
+	if cfg.IPv6 {
+		udpNets = append(udpNets, ice.NetworkTypeUDP6)
+		netTypes = append(netTypes, webrtc.NetworkTypeUDP6)
+	}
+	muxOpts := []ice.UDPMuxFromPortOption{
+		ice.UDPMuxFromPortWithInterfaceFilter(keepIface),
+		ice.UDPMuxFromPortWithIPFilter(keepIP),
+		ice.UDPMuxFromPortWithNetworks(udpNets...),
+		ice.UDPMuxFromPortWithLogger(lf.NewLogger("udpmux")),
+		ice.UDPMuxFromPortWithReadBufferSize(4 << 20),
+		ice.UDPMuxFromPortWithWriteBufferSize(4 << 20),
+	}
+	if cfg.IncludeLoopback {
+		muxOpts = append(muxOpts, ice.UDPMuxFromPortWithLoopback())
+	}
+	udpPort := cfg.UDPPort
+	if udpPort == 0 {
+		p, err := freeUDPPort(cfg.ListenIP)
+		if err != nil {
+			return nil, err
+		}
+		udpPort = p
+	}
+	udpMux, err := ice.NewMultiUDPMuxFromPort(udpPort, muxOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("open media UDP port %d: %w", udpPort, err)
+	}
+	s := &SFU{log: log, udpMux: udpMux, udpPort: udpPort, rooms: map[string]*Room{}}
+
+	se := webrtc.SettingEngine{LoggerFactory: lf}
+	se.SetICEUDPMux(udpMux)
+	if !cfg.DisableTCP {
+		lis, err := net.Listen("tcp", net.JoinHostPort(cfg.ListenIP, strconv.Itoa(udpPort)))
+		if err != nil {
+			_ = udpMux.Close()
+			return nil, fmt.Errorf("open media TCP port %d: %w", udpPort, err)
+		}
+		s.tcpLis = lis
+		s.tcpMux = webrtc.NewICETCPMux(lf.NewLogger("tcpmux"), lis, 32)
+		se.SetICETCPMux(s.tcpMux)
+		netTypes = append(netTypes, webrtc.NetworkTypeTCP4)
+		if cfg.IPv6 {
+			netTypes = append(netTypes, webrtc.NetworkTypeTCP6)
+		}
+	}
+	se.SetNetworkTypes(netTypes)
+	se.SetIncludeLoopbackCandidate(cfg.IncludeLoopback)
+	se.SetInterfaceFilter(keepIface)
+	se.SetIPFilter(keepIP)
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if len(cfg.AnnounceIPs) > 0 {
+		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
+			External:        cfg.AnnounceIPs,
+			AsCandidateType: webrtc.ICECandidateTypeHost,
+		}); err != nil {
+			s.closeSockets()
+			return nil, fmt.Errorf("announce addresses %v: %w", cfg.AnnounceIPs, err)
+		}
+	}
+
+	me, ir, err := newMediaEngine(lf)
+	if err != nil {
+		s.closeSockets()
+		return nil, err
+	}
+	s.api = webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
+	s.metrics = newMetrics(opts.Registerer)
+	log.Info("media sockets open", "udp_port", udpPort, "tcp", !cfg.DisableTCP, "loopback", cfg.IncludeLoopback,
+		"announce", cfg.AnnounceIPs)
+	return s, nil
+}
+
+func freeUDPPort(ip string) (int, error) {
+	c, err := net.ListenPacket("udp4", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		return 0, fmt.Errorf("find a free UDP port: %w", err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port, nil
+}
+
+// newMediaEngine registers the codecs salon forwards and the interceptors
+// that keep streams healthy: NACK generation towards publishers (answering
+// subscribers' NACKs is done from salon's own per-track cache), RTCP sender
+// and receiver reports, and transport-wide congestion control feedback.
+func newMediaEngine(lf pionLoggerFactory) (*webrtc.MediaEngine, *interceptor.Registry, error) {
+	me := &webrtc.MediaEngine{}
+	videoFB := []webrtc.RTCPFeedback{
+		{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"},
+		{Type: webrtc.TypeRTCPFBTransportCC},
+	}
+	codecs := []struct {
+		kind webrtc.RTPCodecType
+		c    webrtc.RTPCodecParameters
+	}{
+		{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecParameters{PayloadType: 111, RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1",
+			RTCPFeedback: []webrtc.RTCPFeedback{{Type: webrtc.TypeRTCPFBTransportCC}}}}},
+		{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{PayloadType: 96, RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFB}}},
+		{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{PayloadType: 98, RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeVP9, ClockRate: 90000, SDPFmtpLine: "profile-id=0", RTCPFeedback: videoFB}}},
+		{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{PayloadType: 102, RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+			SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", RTCPFeedback: videoFB}}},
+		{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{PayloadType: 104, RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+			SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f", RTCPFeedback: videoFB}}},
+	}
+	for _, c := range codecs {
+		if err := me.RegisterCodec(c.c, c.kind); err != nil {
+			return nil, nil, fmt.Errorf("register codec %s: %w", c.c.MimeType, err)
+		}
+	}
+
+	ir := &interceptor.Registry{}
+	gen, err := nack.NewGeneratorInterceptor(nack.WithGeneratorLoggerFactory(lf))
+	if err != nil {
+		return nil, nil, err
+	}
+	ir.Add(gen)
+	if err := webrtc.ConfigureRTCPReportsWithOptions(ir,
+		[]report.ReceiverOption{report.WithReceiverLoggerFactory(lf)}, report.WithSenderLoggerFactory(lf)); err != nil {
+		return nil, nil, err
+	}
+	if err := webrtc.ConfigureTWCCSenderWithOptions(me, ir, twcc.WithLoggerFactory(lf)); err != nil {
+		return nil, nil, err
+	}
+	if err := webrtc.ConfigureTWCCHeaderExtensionSender(me, ir); err != nil {
+		return nil, nil, err
+	}
+	return me, ir, nil
+}
+
+// UDPPort is the media port in use (useful when Config.UDPPort was zero).
+func (s *SFU) UDPPort() int { return s.udpPort }
+
+// Room returns the room with the given id, creating it on first use.
+func (s *SFU) Room(id string) (*Room, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	r, ok := s.rooms[id]
+	if !ok {
+		r = newRoom(s, id)
+		s.rooms[id] = r
+		s.metrics.rooms.Inc()
+	}
+	return r, nil
+}
+
+// removeRoomIfEmpty forgets a room once its last peer has left.
+func (s *SFU) removeRoomIfEmpty(r *Room) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rooms[r.id] == r && r.empty() {
+		delete(s.rooms, r.id)
+		s.metrics.rooms.Dec()
+	}
+}
+
+// Close closes every peer and the media sockets.
+func (s *SFU) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	rooms := make([]*Room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		rooms = append(rooms, r)
+	}
+	s.mu.Unlock()
+	for _, r := range rooms {
+		r.closeAll()
+	}
+	s.closeSockets()
+	return nil
+}
+
+func (s *SFU) closeSockets() {
+	if s.tcpMux != nil {
+		_ = s.tcpMux.Close()
+	}
+	if s.tcpLis != nil {
+		_ = s.tcpLis.Close()
+	}
+	_ = s.udpMux.Close()
+}

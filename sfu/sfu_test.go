@@ -1,0 +1,421 @@
+package sfu
+
+import (
+	"context"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// newTestSFU starts an SFU that gathers only loopback candidates.
+func newTestSFU(t *testing.T) *SFU {
+	t.Helper()
+	s, err := New(Config{ListenIP: "127.0.0.1", IncludeLoopback: true}, Options{})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// clientAPI is a plain pion API for the browser role, loopback only.
+func clientAPI(t *testing.T) *webrtc.API {
+	t.Helper()
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	// The NACK test asks again for a packet it did receive; SRTP replay
+	// protection would drop the copy.
+	se.DisableSRTPReplayProtection(true)
+	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
+}
+
+// testClient plays the browser for one participant: it owns the two
+// PeerConnections and implements PeerEvents.
+type testClient struct {
+	t    *testing.T
+	id   string
+	pub  *webrtc.PeerConnection
+	sub  *webrtc.PeerConnection
+	peer *Peer
+
+	mu     sync.Mutex
+	tracks map[string]TrackRef // mid → ref from the last offer
+	offers chan struct{}
+	remote chan *webrtc.TrackRemote
+	srcs   []string
+}
+
+func newTestClient(t *testing.T, api *webrtc.API, room *Room, id string) *testClient {
+	t.Helper()
+	c := &testClient{t: t, id: id, offers: make(chan struct{}, 16), remote: make(chan *webrtc.TrackRemote, 16)}
+	var err error
+	if c.pub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
+		t.Fatal(err)
+	}
+	if c.sub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.pub.Close(); _ = c.sub.Close() })
+	c.sub.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { c.remote <- tr })
+	if c.peer, err = room.Join(id, c, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.peer.Close)
+	for dir, pc := range map[Direction]*webrtc.PeerConnection{Publish: c.pub, Subscribe: c.sub} {
+		pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
+			if cand == nil {
+				return
+			}
+			_ = c.peer.AddCandidate(context.Background(), dir, cand.ToJSON())
+		})
+	}
+	return c
+}
+
+func (c *testClient) SubscribeOffer(sdp string, tracks map[string]TrackRef) {
+	c.mu.Lock()
+	c.tracks = tracks
+	c.mu.Unlock()
+	go func() {
+		if err := c.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+			c.t.Errorf("%s: subscribe offer: %v", c.id, err)
+			return
+		}
+		answer, err := c.sub.CreateAnswer(nil)
+		if err != nil {
+			c.t.Errorf("%s: create answer: %v", c.id, err)
+			return
+		}
+		if err := c.sub.SetLocalDescription(answer); err != nil {
+			c.t.Errorf("%s: set answer: %v", c.id, err)
+			return
+		}
+		if err := c.peer.Answer(context.Background(), answer.SDP); err != nil && err != ErrClosed {
+			c.t.Errorf("%s: Answer: %v", c.id, err)
+		}
+		c.offers <- struct{}{}
+	}()
+}
+
+func (c *testClient) Candidate(dir Direction, cand *webrtc.ICECandidateInit) {
+	if cand == nil {
+		return
+	}
+	pc := c.pub
+	if dir == Subscribe {
+		pc = c.sub
+	}
+	_ = pc.AddICECandidate(*cand)
+}
+
+func (c *testClient) ConnectionState(Direction, webrtc.PeerConnectionState) {}
+
+func (c *testClient) PublicationsChanged(sources []string) {
+	c.mu.Lock()
+	c.srcs = sources
+	c.mu.Unlock()
+}
+
+// publishVideo adds a VP8 track and negotiates it as "camera".
+func (c *testClient) publishVideo(ctx context.Context) (*webrtc.TrackLocalStaticRTP, *webrtc.RTPSender) {
+	c.t.Helper()
+	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "v", c.id)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	tr, err := c.pub.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.negotiatePublish(ctx, map[string]string{"0": "camera"})
+	_ = tr
+	return track, tr.Sender()
+}
+
+func (c *testClient) negotiatePublish(ctx context.Context, sources map[string]string) {
+	c.t.Helper()
+	offer, err := c.pub.CreateOffer(nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if err := c.pub.SetLocalDescription(offer); err != nil {
+		c.t.Fatal(err)
+	}
+	answer, err := c.peer.Publish(ctx, offer.SDP, sources)
+	if err != nil {
+		c.t.Fatalf("Publish: %v", err)
+	}
+	if err := c.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// sendVideo writes fake VP8 packets every 5 ms until ctx ends.
+func sendVideo(ctx context.Context, track *webrtc.TrackLocalStaticRTP) {
+	payload := make([]byte, 200)
+	payload[0] = 0x10 // VP8 descriptor: start of partition
+	var seq uint16 = 1000
+	var ts uint32
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		seq++
+		ts += 450
+		payload[1] = byte(seq)
+		_ = track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: ts, Marker: true}, Payload: payload})
+	}
+}
+
+func waitTrack(t *testing.T, c *testClient) *webrtc.TrackRemote {
+	t.Helper()
+	select {
+	case tr := <-c.remote:
+		return tr
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s: no track arrived", c.id)
+		return nil
+	}
+}
+
+func TestForwardsToEverySubscriber(t *testing.T) {
+	s := newTestSFU(t)
+	room, err := s.Room("r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := clientAPI(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	alice := newTestClient(t, api, room, "alice")
+	bob := newTestClient(t, api, room, "bob")
+	carol := newTestClient(t, api, room, "carol")
+	track, _ := alice.publishVideo(ctx)
+	go sendVideo(ctx, track)
+
+	for _, sub := range []*testClient{bob, carol} {
+		tr := waitTrack(t, sub)
+		if tr.Codec().MimeType != webrtc.MimeTypeVP8 {
+			t.Errorf("%s: codec %s, want VP8", sub.id, tr.Codec().MimeType)
+		}
+		for i := 0; i < 20; i++ {
+			p, _, err := tr.ReadRTP()
+			if err != nil {
+				t.Fatalf("%s: read: %v", sub.id, err)
+			}
+			if len(p.Payload) != 200 || p.Payload[0] != 0x10 || p.Payload[1] != byte(p.SequenceNumber) {
+				t.Fatalf("%s: payload not forwarded intact: % x", sub.id, p.Payload[:4])
+			}
+		}
+		sub.mu.Lock()
+		refs := sub.tracks
+		sub.mu.Unlock()
+		if len(refs) != 1 {
+			t.Fatalf("%s: track map %v, want one entry", sub.id, refs)
+		}
+		for _, ref := range refs {
+			if ref != (TrackRef{Participant: "alice", Source: "camera"}) {
+				t.Errorf("%s: track ref %+v", sub.id, ref)
+			}
+		}
+	}
+	if got := len(room.Publications()); got != 1 {
+		t.Errorf("publications = %d, want 1", got)
+	}
+	alice.mu.Lock()
+	srcs := alice.srcs
+	alice.mu.Unlock()
+	if len(srcs) != 1 || srcs[0] != "camera" {
+		t.Errorf("PublicationsChanged = %v, want [camera]", srcs)
+	}
+}
+
+func TestNACKIsAnsweredFromCache(t *testing.T) {
+	s := newTestSFU(t)
+	room, _ := s.Room("r")
+	api := clientAPI(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pub := newTestClient(t, api, room, "pub")
+	sub := newTestClient(t, api, room, "sub")
+	track, _ := pub.publishVideo(ctx)
+	go sendVideo(ctx, track)
+	tr := waitTrack(t, sub)
+
+	var lost uint16
+	for i := 0; i < 10; i++ {
+		p, _, err := tr.ReadRTP()
+		if err != nil {
+			t.Fatal(err)
+		}
+		lost = p.SequenceNumber
+	}
+	// Pretend packet `lost` never arrived and ask for it until it comes back.
+	nack := &rtcp.TransportLayerNack{MediaSSRC: uint32(tr.SSRC()), Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{lost})}
+	if err := sub.sub.WriteRTCP([]rtcp.Packet{nack}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		_ = tr.SetReadDeadline(time.Now().Add(time.Second))
+		p, _, err := tr.ReadRTP()
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		if p.SequenceNumber == lost {
+			if p.Payload[1] != byte(lost) {
+				t.Fatalf("retransmission carries the wrong payload")
+			}
+			return
+		}
+	}
+	t.Fatalf("packet %d was not retransmitted after a NACK", lost)
+}
+
+func TestPLIReachesPublisher(t *testing.T) {
+	s := newTestSFU(t)
+	room, _ := s.Room("r")
+	api := clientAPI(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pub := newTestClient(t, api, room, "pub")
+	sub := newTestClient(t, api, room, "sub")
+	track, sender := pub.publishVideo(ctx)
+	go sendVideo(ctx, track)
+
+	plis := make(chan time.Time, 64)
+	go func() {
+		for {
+			pkts, _, err := sender.ReadRTCP()
+			if err != nil {
+				return
+			}
+			for _, p := range pkts {
+				if _, ok := p.(*rtcp.PictureLossIndication); ok {
+					select {
+					case plis <- time.Now():
+					default:
+					}
+				}
+			}
+		}
+	}()
+	tr := waitTrack(t, sub)
+	if _, _, err := tr.ReadRTP(); err != nil {
+		t.Fatal(err)
+	}
+	// The new subscriber alone causes a keyframe request.
+	select {
+	case <-plis:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no PLI reached the publisher when a subscriber joined")
+	}
+	// A subscriber's own PLI reaches the publisher too (after the rate limit).
+	asked := time.Now()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case at := <-plis:
+			if at.After(asked) {
+				return
+			}
+		case <-tick.C:
+			_ = sub.sub.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(tr.SSRC())}})
+		case <-deadline:
+			t.Fatal("a subscriber's PLI never reached the publisher")
+		}
+	}
+}
+
+func TestUnpublishRenegotiatesSubscribers(t *testing.T) {
+	s := newTestSFU(t)
+	room, _ := s.Room("r")
+	api := clientAPI(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pub := newTestClient(t, api, room, "pub")
+	sub := newTestClient(t, api, room, "sub")
+	track, _ := pub.publishVideo(ctx)
+	go sendVideo(ctx, track)
+	waitTrack(t, sub)
+	<-sub.offers
+
+	// The publisher withdraws the camera: its next offer lists no sources.
+	pub.negotiatePublish(ctx, map[string]string{})
+	select {
+	case <-sub.offers:
+	case <-time.After(10 * time.Second):
+		t.Fatal("subscriber got no offer after unpublish")
+	}
+	sub.mu.Lock()
+	n := len(sub.tracks)
+	sub.mu.Unlock()
+	if n != 0 {
+		t.Errorf("after unpublish the offer still maps %d tracks", n)
+	}
+	if got := len(room.Publications()); got != 0 {
+		t.Errorf("publications = %d after unpublish", got)
+	}
+}
+
+func TestLeaveWithdrawsPublications(t *testing.T) {
+	s := newTestSFU(t)
+	room, _ := s.Room("r")
+	api := clientAPI(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pub := newTestClient(t, api, room, "pub")
+	sub := newTestClient(t, api, room, "sub")
+	track, _ := pub.publishVideo(ctx)
+	go sendVideo(ctx, track)
+	waitTrack(t, sub)
+	<-sub.offers
+	pub.peer.Close()
+	select {
+	case <-sub.offers:
+	case <-time.After(10 * time.Second):
+		t.Fatal("subscriber got no offer after the publisher left")
+	}
+	if got := len(room.Publications()); got != 0 {
+		t.Errorf("publications = %d after leave", got)
+	}
+	sub.peer.Close()
+	s.mu.Lock()
+	_, still := s.rooms["r"]
+	s.mu.Unlock()
+	if still {
+		t.Error("empty room was not forgotten")
+	}
+}
+
+func TestPublishRejectsUnknownSource(t *testing.T) {
+	s := newTestSFU(t)
+	room, _ := s.Room("r")
+	c := newTestClient(t, clientAPI(t), room, "x")
+	if _, err := c.peer.Publish(context.Background(), "v=0", map[string]string{"0": "webcam"}); err == nil {
+		t.Fatal("unknown source accepted")
+	}
+	if _, err := c.peer.Publish(context.Background(), "not sdp", map[string]string{}); err == nil {
+		t.Fatal("garbage SDP accepted")
+	}
+}
