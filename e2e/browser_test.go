@@ -34,6 +34,9 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.Flag("mute-audio", true),
 		chromedp.Flag("allow-loopback-in-peer-connection", true),
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		// getDisplayMedia picks a screen without a picker.
+		chromedp.Flag("auto-select-desktop-capture-source", "Entire screen"),
+		chromedp.Flag("auto-accept-this-tab-capture", true),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 800),
 	)
@@ -226,6 +229,22 @@ func TestRoomWithThreeBrowsers(t *testing.T) {
 		}
 		alice.click("#toggle-audio")
 		bob.waitTrue(10*time.Second, "Alice shown unmuted", tileSel(alice.id)+`?.dataset.audioMuted === "false"`)
+	})
+
+	t.Run("a screen share reaches the others", func(t *testing.T) {
+		alice.click("#toggle-screen")
+		screenTile := fmt.Sprintf(`document.querySelector('.tile[data-participant="%s"][data-source="screen"]')`, alice.id)
+		for _, p := range []*participant{bob, carol} {
+			p.waitTrue(20*time.Second, "Alice's screen tile", screenTile)
+			p.waitTrue(20*time.Second, "Alice's screen decoded",
+				fmt.Sprintf(`window.salon.stats().then(s => (s[%q]?.screenFramesDecoded || 0) > 0)`, alice.id))
+			p.waitTrue(10*time.Second, "Alice shown sharing", tileSel(alice.id)+`?.dataset.screen === "true"`)
+		}
+		bob.screenshot(shots, "screen-share")
+		alice.click("#toggle-screen")
+		for _, p := range []*participant{bob, carol} {
+			p.waitTrue(20*time.Second, "Alice's screen tile gone", "!"+screenTile)
+		}
 	})
 
 	t.Run("leaving removes the tile", func(t *testing.T) {

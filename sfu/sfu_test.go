@@ -240,6 +240,12 @@ func TestForwardsToEverySubscriber(t *testing.T) {
 	if got := len(room.Publications()); got != 1 {
 		t.Errorf("publications = %d, want 1", got)
 	}
+	// Only the peers whose received tracks changed renegotiate.
+	select {
+	case <-alice.offers:
+		t.Error("the publisher got a subscribe offer for its own track")
+	default:
+	}
 	alice.mu.Lock()
 	srcs := alice.srcs
 	alice.mu.Unlock()
@@ -343,6 +349,30 @@ func TestPLIReachesPublisher(t *testing.T) {
 			_ = sub.sub.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(tr.SSRC())}})
 		case <-deadline:
 			t.Fatal("a subscriber's PLI never reached the publisher")
+		}
+	}
+}
+
+func TestReceiverReportsReachPublisher(t *testing.T) {
+	s := newTestSFU(t)
+	room, _ := s.Room("r")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pub := newTestClient(t, clientAPI(t), room, "pub")
+	track, sender := pub.publishVideo(ctx)
+	go sendVideo(ctx, track)
+	for {
+		pkts, _, err := sender.ReadRTCP()
+		if err != nil {
+			t.Fatalf("no receiver report before the connection ended: %v", err)
+		}
+		for _, p := range pkts {
+			if rr, ok := p.(*rtcp.ReceiverReport); ok && len(rr.Reports) > 0 {
+				return
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatal("no receiver report within 30 s")
 		}
 	}
 }

@@ -128,18 +128,9 @@ func closeCodeFor(code string) int {
 
 // handle dispatches one message; it reports whether to stop reading.
 func (c *client) handle(data []byte) bool {
-	var in inbound
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&in); err != nil {
-		c.refuse("", errorf("bad-message", "not a valid message: "+jsonProblem(err)))
-		return false
-	}
-	if dec.More() {
-		c.refuse("", errorf("bad-message", "one JSON object per message"))
-		return false
-	}
-	if in.Type == "" {
-		c.refuse("", errorf("bad-message", "the message has no type"))
+	in, perr := parseMessage(data)
+	if perr != nil {
+		c.refuse("", perr)
 		return false
 	}
 	if in.Type == "ping" {
@@ -157,15 +148,15 @@ func (c *client) handle(data []byte) bool {
 	var err *protoError
 	switch in.Type {
 	case "join":
-		err = c.join(&in)
+		err = c.join(in)
 	case "offer":
-		err = c.offer(&in)
+		err = c.offer(in)
 	case "answer":
-		err = c.answer(&in)
+		err = c.answer(in)
 	case "candidate":
-		err = c.candidate(&in)
+		err = c.candidate(in)
 	case "update":
-		err = c.update(&in)
+		err = c.update(in)
 	case "leave":
 		c.leaving = true
 		c.srv.removeMember(c.member, "left", &byeMsg{Type: "bye", Reason: "left"})
@@ -177,6 +168,22 @@ func (c *client) handle(data []byte) bool {
 		c.refuse(in.Type, err)
 	}
 	return false
+}
+
+// parseMessage decodes one client message: exactly one JSON object with a
+// type, every field of the right JSON type.
+func parseMessage(data []byte) (*inbound, *protoError) {
+	if len(bytes.TrimSpace(data)) == 0 || bytes.TrimSpace(data)[0] != '{' {
+		return nil, errorf("bad-message", "a message is one JSON object")
+	}
+	var in inbound
+	if err := json.Unmarshal(data, &in); err != nil {
+		return nil, errorf("bad-message", "not a valid message: "+jsonProblem(err))
+	}
+	if in.Type == "" || len(in.Type) > 32 {
+		return nil, errorf("bad-message", "the message has no valid type")
+	}
+	return &in, nil
 }
 
 var knownTypes = map[string]bool{"join": true, "offer": true, "answer": true, "candidate": true, "update": true, "leave": true, "ping": true}
