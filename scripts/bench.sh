@@ -28,6 +28,12 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true
 	echo "counted. \`ns/forwarded\` is the cost per packet delivered to one subscriber;"
 	echo "\`allocs/op\` must stay 0 (\`TestForwardPathDoesNotAllocate\` enforces it in \`make test\`)."
 	echo
+	echo "\`BenchmarkForwardThroughPion\` sends packets through the whole write path of one real"
+	echo "subscriber: salon's forwarding, the RTCP-report and transport-wide-sequence interceptors,"
+	echo "SRTP (AES-GCM) encryption and the UDP socket, to a pion subscriber on loopback in the same"
+	echo "process. Its time and allocations are process-wide, so they also include the subscriber"
+	echo "receiving and decrypting each packet: an upper bound on the server's cost per packet."
+	echo
 	echo '```'
 	echo "$out" | grep -E '^(Benchmark|goos|goarch|cpu|pkg)'
 	echo '```'

@@ -43,8 +43,12 @@ func (l pionLogger) Trace(msg string)                  { l.log(levelTrace, msg) 
 func (l pionLogger) Tracef(format string, args ...any) { l.logf(levelTrace, format, args...) }
 func (l pionLogger) Debug(msg string)                  { l.log(slog.LevelDebug, msg) }
 func (l pionLogger) Debugf(format string, args ...any) { l.logf(slog.LevelDebug, format, args...) }
-func (l pionLogger) Info(msg string)                   { l.log(slog.LevelInfo, msg) }
-func (l pionLogger) Infof(format string, args ...any)  { l.logf(slog.LevelInfo, format, args...) }
+
+// pion's info lines are about single connections ("ICE connection state
+// changed") and would drown an operator's log; salon logs what matters
+// per participant itself.
+func (l pionLogger) Info(msg string)                   { l.log(slog.LevelDebug, msg) }
+func (l pionLogger) Infof(format string, args ...any)  { l.logf(slog.LevelDebug, format, args...) }
 func (l pionLogger) Warn(msg string)                   { l.log(slog.LevelWarn, msg) }
 func (l pionLogger) Warnf(format string, args ...any)  { l.logf(slog.LevelWarn, format, args...) }
 func (l pionLogger) Error(msg string)                  { l.log(slog.LevelError, msg) }

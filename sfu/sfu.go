@@ -13,6 +13,7 @@ import (
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/interceptor/pkg/twcc"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -229,9 +230,14 @@ func newMediaEngine(lf pionLoggerFactory) (*webrtc.MediaEngine, *interceptor.Reg
 	if err := webrtc.ConfigureTWCCSenderWithOptions(me, ir, twcc.WithLoggerFactory(lf)); err != nil {
 		return nil, nil, err
 	}
-	if err := webrtc.ConfigureTWCCHeaderExtensionSender(me, ir); err != nil {
-		return nil, nil, err
+	// Stamp transport-wide sequence numbers on what salon sends (see
+	// twccExtension); the header extension is registered for both kinds.
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, kind); err != nil {
+			return nil, nil, err
+		}
 	}
+	ir.Add(twccExtensionFactory{})
 	return me, ir, nil
 }
 

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"context"
+	"encoding/binary"
 	"net"
 	"sync"
 	"testing"
@@ -27,6 +28,11 @@ func newTestSFU(t *testing.T) *SFU {
 // clientAPI is a plain pion API for the browser role, loopback only.
 func clientAPI(t *testing.T) *webrtc.API {
 	t.Helper()
+	return clientAPIFor(t)
+}
+
+func clientAPIFor(t testing.TB) *webrtc.API {
+	t.Helper()
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
@@ -45,7 +51,7 @@ func clientAPI(t *testing.T) *webrtc.API {
 // testClient plays the browser for one participant: it owns the two
 // PeerConnections and implements PeerEvents.
 type testClient struct {
-	t    *testing.T
+	t    testing.TB
 	id   string
 	pub  *webrtc.PeerConnection
 	sub  *webrtc.PeerConnection
@@ -58,7 +64,7 @@ type testClient struct {
 	srcs   []string
 }
 
-func newTestClient(t *testing.T, api *webrtc.API, room *Room, id string) *testClient {
+func newTestClient(t testing.TB, api *webrtc.API, room *Room, id string) *testClient {
 	t.Helper()
 	c := &testClient{t: t, id: id, offers: make(chan struct{}, 16), remote: make(chan *webrtc.TrackRemote, 16)}
 	var err error
@@ -90,11 +96,17 @@ func (c *testClient) SubscribeOffer(sdp string, tracks map[string]TrackRef) {
 	c.tracks = tracks
 	c.mu.Unlock()
 	go func() {
+		if c.sub.ConnectionState() == webrtc.PeerConnectionStateClosed {
+			return // the test is over
+		}
 		if err := c.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 			c.t.Errorf("%s: subscribe offer: %v", c.id, err)
 			return
 		}
 		answer, err := c.sub.CreateAnswer(nil)
+		if err != nil && c.sub.ConnectionState() == webrtc.PeerConnectionStateClosed {
+			return
+		}
 		if err != nil {
 			c.t.Errorf("%s: create answer: %v", c.id, err)
 			return
@@ -184,7 +196,7 @@ func sendVideo(ctx context.Context, track *webrtc.TrackLocalStaticRTP) {
 	}
 }
 
-func waitTrack(t *testing.T, c *testClient) *webrtc.TrackRemote {
+func waitTrack(t testing.TB, c *testClient) *webrtc.TrackRemote {
 	t.Helper()
 	select {
 	case tr := <-c.remote:
@@ -216,6 +228,7 @@ func TestForwardsToEverySubscriber(t *testing.T) {
 		if tr.Codec().MimeType != webrtc.MimeTypeVP8 {
 			t.Errorf("%s: codec %s, want VP8", sub.id, tr.Codec().MimeType)
 		}
+		var lastTWCC uint16
 		for i := 0; i < 20; i++ {
 			p, _, err := tr.ReadRTP()
 			if err != nil {
@@ -224,6 +237,16 @@ func TestForwardsToEverySubscriber(t *testing.T) {
 			if len(p.Payload) != 200 || p.Payload[0] != 0x10 || p.Payload[1] != byte(p.SequenceNumber) {
 				t.Fatalf("%s: payload not forwarded intact: % x", sub.id, p.Payload[:4])
 			}
+			// Each packet carries salon's own transport-wide sequence number.
+			ids := p.GetExtensionIDs()
+			if len(ids) != 1 || len(p.GetExtension(ids[0])) != 2 {
+				t.Fatalf("%s: header extensions %v, want only transport-cc", sub.id, ids)
+			}
+			seq := binary.BigEndian.Uint16(p.GetExtension(ids[0]))
+			if i > 0 && seq != lastTWCC+1 {
+				t.Fatalf("%s: transport-wide sequence %d after %d", sub.id, seq, lastTWCC)
+			}
+			lastTWCC = seq
 		}
 		sub.mu.Lock()
 		refs := sub.tracks

@@ -1,10 +1,11 @@
 // salon signalling and WebRTC client: the reference client of docs/protocol.md
 // (version 1).
 //
-// It owns the WebSocket, the two RTCPeerConnections (publish: the browser
-// offers its own tracks; subscribe: salon offers everyone else's), keep-alive
-// and reconnection. It knows nothing of the page: UI modules call its methods
-// and listen to its events (CustomEvent, payload in `detail`):
+// It owns the WebSocket, keep-alive, reconnection and the participant list,
+// and drives the two RTCPeerConnections through peers.js (publish: the browser
+// offers its own tracks; subscribe: salon offers everyone else's). It knows
+// nothing of the page: UI modules call its methods and listen to its events
+// (CustomEvent, payload in `detail`):
 //
 //   state               "connecting" | "connected" | "reconnecting" | "disconnected" | "failed"
 //   joined              {self, participants, resumed, rejoined}
@@ -16,6 +17,8 @@
 //   error               {code, message, fatal, ref, error}
 //
 // Error messages are English; a UI localizes by `code`.
+
+import { MediaPeers } from './peers.js';
 
 const PROTOCOL_VERSION = 1;
 const SOURCES = ['audio', 'camera', 'screen'];
@@ -29,7 +32,6 @@ const SHUTDOWN_REJOIN_DELAY = 3_000;
 const OPEN_TIMEOUT = 10_000;
 const JOIN_TIMEOUT = 15_000;
 const LEAVE_TIMEOUT = 1_000;
-const OFFER_RETRY_DELAY = 2_000;
 const CLOSE_ABANDONED = 4000; // a socket given up on, not a leave
 
 // Codes a reconnecting client may retry after, although salon calls them fatal.
@@ -92,10 +94,8 @@ export class SalonConnection extends EventTarget {
     // Local media, kept apart from the connections so it survives a fresh rejoin.
     this._local = new Map(); // source → MediaStreamTrack | null
     this._muted = { audioMuted: false, videoMuted: false };
-    this._avStream = typeof MediaStream === 'function' ? new MediaStream() : null;
-    this._screenStream = typeof MediaStream === 'function' ? new MediaStream() : null;
-
-    this._resetMedia();
+    /** @type {MediaPeers|null} the peer connections of the current join */
+    this._media = null;
 
     this._onPageHide = () => { this.leave(); };
     this._onOnline = () => { if (this._wake) this._wake(); };
@@ -109,7 +109,7 @@ export class SalonConnection extends EventTarget {
 
   /** Sources currently published (whether or not a track is attached). */
   get publishedSources() {
-    return this._pubEntries.map((e) => e.source);
+    return this._media ? this._media.sources : [];
   }
 
   // ---------------------------------------------------------------- public API
@@ -152,25 +152,14 @@ export class SalonConnection extends EventTarget {
     if (track.kind !== kind) throw new TypeError(`publish: ${source} needs a ${kind} track`);
     this._local.set(source, track);
     this._applyMute(source, track);
-    await this._attach(source, track);
+    if (this._media) await this._media.attach(source, track);
   }
 
   /** Stop publishing `source`; others see its track go away. */
   async unpublish(source) {
     checkSource(source);
     this._local.delete(source);
-    const i = this._pubEntries.findIndex((e) => e.source === source);
-    if (i < 0) return;
-    const [entry] = this._pubEntries.splice(i, 1);
-    const t = entry.transceiver;
-    // salon stops a transceiver that goes inactive for good, so the mid is
-    // never reused: stop it (or, where stop() is missing, remove its track)
-    // and publish the source again on a new transceiver.
-    try {
-      if (typeof t.stop === 'function') t.stop();
-      else if (this._pub) this._pub.removeTrack(t.sender);
-    } catch { /* the connection is already closed */ }
-    this._scheduleNegotiation();
+    if (this._media) this._media.detach(source);
   }
 
   /**
@@ -185,8 +174,7 @@ export class SalonConnection extends EventTarget {
       return;
     }
     this._local.set(source, null);
-    const entry = this._pubEntries.find((e) => e.source === source);
-    if (entry) await entry.transceiver.sender.replaceTrack(null).catch(() => {});
+    if (this._media) await this._media.clear(source);
   }
 
   /**
@@ -220,7 +208,7 @@ export class SalonConnection extends EventTarget {
     if (this._wake) this._wake();
     this._unlistenWindow();
     const sock = this._sock;
-    this._closeMedia();
+    this._closeMedia({ announce: false });
     if (sock && sock.ws.readyState === WebSocket.OPEN) {
       sock.leaving = true;
       this._sendOn(sock, { type: 'leave' });
@@ -240,52 +228,7 @@ export class SalonConnection extends EventTarget {
    *   audioPacketsReceived, screenFramesDecoded, screenBytesReceived}}
    */
   async stats() {
-    const out = {};
-    const entry = (id) => {
-      if (!out[id]) {
-        out[id] = {
-          videoFramesDecoded: 0, videoBytesReceived: 0,
-          audioBytesReceived: 0, audioPacketsReceived: 0,
-          screenFramesDecoded: 0, screenBytesReceived: 0,
-        };
-      }
-      return out[id];
-    };
-    const tracks = this._subTracks;
-    for (const info of Object.values(tracks)) entry(info.participant);
-    const pc = this._sub;
-    if (!pc) return out;
-    const midByTrackId = new Map();
-    for (const t of pc.getTransceivers()) {
-      if (t.mid != null && t.receiver && t.receiver.track) midByTrackId.set(t.receiver.track.id, t.mid);
-    }
-    const report = await pc.getStats();
-    const legacyTrack = new Map(); // older browsers: inbound-rtp.trackId → "track" report
-    report.forEach((r) => { if (r.type === 'track') legacyTrack.set(r.id, r); });
-    report.forEach((r) => {
-      if (r.type !== 'inbound-rtp') return;
-      let mid = r.mid;
-      if (mid == null || !tracks[mid]) {
-        const trackId = r.trackIdentifier ?? legacyTrack.get(r.trackId)?.trackIdentifier;
-        mid = midByTrackId.get(trackId);
-      }
-      const info = mid == null ? undefined : tracks[mid];
-      if (!info) return;
-      const s = entry(info.participant);
-      const bytes = r.bytesReceived || 0;
-      const frames = r.framesDecoded || 0;
-      if (info.source === 'audio') {
-        s.audioBytesReceived += bytes;
-        s.audioPacketsReceived += r.packetsReceived || 0;
-      } else if (info.source === 'camera') {
-        s.videoFramesDecoded += frames;
-        s.videoBytesReceived += bytes;
-      } else if (info.source === 'screen') {
-        s.screenFramesDecoded += frames;
-        s.screenBytesReceived += bytes;
-      }
-    });
-    return out;
+    return this._media ? this._media.stats() : {};
   }
 
   // ------------------------------------------------------------ join attempts
@@ -322,7 +265,7 @@ export class SalonConnection extends EventTarget {
       }
       return body;
     }
-    const said = serverMessage(body) || '';
+    const { code: saidCode, message: said } = apiError(body);
     switch (res.status) {
       case 404:
         throw new SalonError('unknown-meeting', 'This meeting does not exist. Check the link you were given.',
@@ -338,7 +281,7 @@ export class SalonConnection extends EventTarget {
           throw new SalonError('server-error', said || `The salon server failed (HTTP ${res.status}). Try again in a moment.`,
             { status: res.status });
         }
-        throw new SalonError('refused', said || `The server refused to let you join (HTTP ${res.status}).`,
+        throw new SalonError(saidCode || 'refused', said || `The server refused to let you join (HTTP ${res.status}).`,
           { status: res.status, fatal: true });
     }
   }
@@ -478,9 +421,15 @@ export class SalonConnection extends EventTarget {
     if (!msg || typeof msg !== 'object' || typeof msg.type !== 'string') return;
     switch (msg.type) {
       case 'joined': this._onJoined(sock, msg); break;
-      case 'offer': if (msg.pc === 'subscribe') this._onSubscribeOffer(msg); break;
-      case 'answer': if (msg.pc === 'publish') this._onPublishAnswer(msg); break;
-      case 'candidate': this._onRemoteCandidate(msg); break;
+      case 'offer':
+        if (msg.pc === 'subscribe' && this._media && typeof msg.sdp === 'string') this._media.onOffer(msg.sdp, msg.tracks);
+        break;
+      case 'answer':
+        if (msg.pc === 'publish' && this._media && typeof msg.sdp === 'string') this._media.onAnswer(msg.sdp);
+        break;
+      case 'candidate':
+        if ((msg.pc === 'publish' || msg.pc === 'subscribe') && this._media) this._media.onCandidate(msg.pc, msg.candidate);
+        break;
       case 'participant-joined': this._onParticipant(msg.participant); break;
       case 'participant-updated': this._onParticipant(msg.participant); break;
       case 'participant-left': this._removeParticipant(msg.id, msg.reason || 'left'); break;
@@ -500,7 +449,7 @@ export class SalonConnection extends EventTarget {
     const wasJoined = this._hadJoined;
     const resumed = !!msg.resumed;
     const rejoined = wasJoined && !resumed;
-    if (rejoined && !this._tornDown) this._teardownMedia();
+    if (!resumed) this._closeMedia();
 
     sock.joined = true;
     this._hadJoined = true;
@@ -514,35 +463,43 @@ export class SalonConnection extends EventTarget {
     } else {
       for (const p of others) this.participants.set(p.id, { ...p });
     }
+    // salon knows nothing of a mute or rename made before joining or while
+    // the socket was down.
+    const told = msg.self || {};
+    if (told.audioMuted !== this._muted.audioMuted || told.videoMuted !== this._muted.videoMuted) {
+      this._sendOn(sock, { type: 'update', ...this._muted });
+    }
+    if (resumed && this.name && told.name && told.name !== this.name) {
+      this._sendOn(sock, { type: 'update', name: this.name });
+      this.self.name = this.name;
+    }
+    Object.assign(this.self, this._muted);
 
     this._phase = 'joined';
     sock.pingTimer = setInterval(() => {
       this._sendOn(sock, { type: 'ping', id: String(++this._pingSeq) });
     }, PING_INTERVAL);
 
-    if (!this._pub) {
-      this._createPeerConnections();
+    if (!this._media) {
+      this._media = new MediaPeers({
+        iceServers: this._iceServers,
+        send: (m) => this._send(m),
+        ready: () => this._phase === 'joined',
+        emit: (type, detail) => {
+          if (type === 'error') this._emitError(new SalonError(detail.code, detail.message, { cause: detail.cause }));
+          else this._emit(type, detail);
+        },
+      });
     } else if (resumed) {
-      this._setIceServers();
-      // An offer sent on the old socket may never be answered; start over.
-      this._pubBusy = false;
+      this._media.resumed(this._iceServers);
     }
     this._setState('connected');
     this._emit('joined', { ...this._joinedDetail(), resumed, rejoined });
 
-    // Tracks published while the socket was down are attached now.
+    // Tracks published while the socket was down (or before join) go out now.
     for (const [source, track] of this._local) {
-      if (track) this._attach(source, track);
+      if (track) this._media.attach(source, track);
     }
-    if (resumed && this._pubEntries.length) this._scheduleNegotiation({ iceRestart: true });
-    const s = msg.self || {};
-    if (s.audioMuted !== this._muted.audioMuted || s.videoMuted !== this._muted.videoMuted) {
-      this._sendOn(sock, { type: 'update', ...this._muted });
-    }
-    if (this.name && s.name !== undefined && s.name !== this.name && resumed) {
-      this._sendOn(sock, { type: 'update', name: this.name });
-    }
-    Object.assign(this.self, this._muted);
 
     const w = sock.waiter;
     sock.waiter = null;
@@ -570,7 +527,7 @@ export class SalonConnection extends EventTarget {
       this._fail('failed', err);
       return;
     }
-    if (msg.ref === 'offer') this._onOfferRefused(err);
+    if (msg.ref === 'offer' && this._media) this._media.onOfferRefused(code);
     this._emitError(err);
   }
 
@@ -615,9 +572,7 @@ export class SalonConnection extends EventTarget {
   _removeParticipant(id, reason) {
     const p = this.participants.get(id);
     if (!p) return;
-    for (const [mid, r] of this._remote) {
-      if (r.participant === id) this._dropRemote(mid);
-    }
+    if (this._media) this._media.forget(id);
     this.participants.delete(id);
     this._emit('participant-left', { id, reason, participant: p });
   }
@@ -648,7 +603,7 @@ export class SalonConnection extends EventTarget {
     if (this._sock) this._dropSocket(this._sock);
     if (mode === 'fresh' || !this._resume) {
       mode = 'fresh';
-      this._teardownMedia();
+      this._closeMedia();
     }
     this._setState('reconnecting');
     this._reconnectLoop(gen, mode, firstDelay);
@@ -667,7 +622,7 @@ export class SalonConnection extends EventTarget {
         if (gen !== this._reconnectGen) return;
         if (err.code === 'resume-failed') {
           mode = 'fresh';
-          this._teardownMedia();
+          this._closeMedia();
           delay = 0;
           continue;
         }
@@ -714,7 +669,7 @@ export class SalonConnection extends EventTarget {
     if (this._wake) this._wake();
     this._unlistenWindow();
     if (this._sock) this._dropSocket(this._sock);
-    this._teardownMedia();
+    this._closeMedia();
   }
 
   _unlistenWindow() {
@@ -723,281 +678,11 @@ export class SalonConnection extends EventTarget {
     window.removeEventListener('online', this._onOnline);
   }
 
-  // ------------------------------------------------------------ peer connections
-
-  _resetMedia() {
-    this._pub = null;
-    this._sub = null;
-    this._pubEntries = []; // {source, transceiver}, in the order they were added
-    this._pubBusy = false; // an offer is waiting for its answer
-    this._pubNeeded = false; // something changed since the last offer
-    this._pubIceRestart = false;
-    this._negTimer = 0;
-    this._pubChain = Promise.resolve();
-    this._subChain = Promise.resolve();
-    this._pubCandidates = [];
-    this._subCandidates = [];
-    this._subTracks = {}; // mid → {participant, source}, from the last subscribe offer
-    this._remote = new Map(); // mid → announced remote track
-    this._tornDown = true;
-  }
-
-  _createPeerConnections() {
-    const config = { iceServers: this._iceServers, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' };
-    const make = () => {
-      try { return new RTCPeerConnection(config); } catch { return new RTCPeerConnection({ bundlePolicy: 'max-bundle' }); }
-    };
-    const pub = make();
-    const sub = make();
-    this._pub = pub;
-    this._sub = sub;
-    this._tornDown = false;
-
-    pub.onicecandidate = (ev) => { if (pub === this._pub) this._sendCandidate('publish', ev.candidate); };
-    sub.onicecandidate = (ev) => { if (sub === this._sub) this._sendCandidate('subscribe', ev.candidate); };
-    pub.onconnectionstatechange = () => {
-      // The subscribe side is salon's to restart; the publish side is ours.
-      if (pub === this._pub && pub.connectionState === 'failed' && this._phase === 'joined') {
-        this._scheduleNegotiation({ iceRestart: true });
-      }
-    };
-    sub.ontrack = (ev) => { if (sub === this._sub) this._announce(ev.transceiver); };
-  }
-
-  _setIceServers() {
-    for (const pc of [this._pub, this._sub]) {
-      if (!pc || typeof pc.setConfiguration !== 'function') continue;
-      try {
-        pc.setConfiguration({ ...pc.getConfiguration(), iceServers: this._iceServers });
-      } catch { /* keep the servers it had */ }
-    }
-  }
-
-  /** Close both connections and forget every remote track (announcing it). */
-  _teardownMedia() {
-    for (const mid of [...this._remote.keys()]) this._dropRemote(mid);
-    this._closeMedia();
-  }
-
-  _closeMedia() {
-    clearTimeout(this._negTimer);
-    for (const pc of [this._pub, this._sub]) {
-      if (!pc) continue;
-      pc.onicecandidate = pc.ontrack = pc.onconnectionstatechange = null;
-      try { pc.close(); } catch { /* already closed */ }
-    }
-    const remote = this._remote;
-    this._resetMedia();
-    remote.clear();
-  }
-
-  _sendCandidate(pc, candidate) {
-    if (this._phase !== 'joined') return; // an ICE restart follows a reconnection
-    // An empty candidate string is Firefox's end-of-candidates; null says it once.
-    if (candidate && !candidate.candidate) return;
-    this._send({ type: 'candidate', pc, candidate: candidate ? candidate.toJSON() : null });
-  }
-
-  _onRemoteCandidate(msg) {
-    const isPub = msg.pc === 'publish';
-    if (!isPub && msg.pc !== 'subscribe') return;
-    const pc = isPub ? this._pub : this._sub;
-    if (!pc) return;
-    const run = async () => {
-      if (pc !== (isPub ? this._pub : this._sub)) return;
-      // Candidates that arrive before the description they belong to wait for it.
-      if (!pc.remoteDescription) {
-        (isPub ? this._pubCandidates : this._subCandidates).push(msg.candidate);
-        return;
-      }
-      await addCandidate(pc, msg.candidate);
-    };
-    if (isPub) this._pubChain = this._pubChain.then(run).catch(() => {});
-    else this._subChain = this._subChain.then(run).catch(() => {});
-  }
-
-  // publish: the browser offers, one offer at a time.
-
-  async _attach(source, track) {
-    const pc = this._pub;
-    if (!pc) return; // attached once joined
-    const entry = this._pubEntries.find((e) => e.source === source);
-    if (entry) {
-      if (entry.transceiver.sender.track !== track) {
-        await entry.transceiver.sender.replaceTrack(track).catch((err) => {
-          this._emitError(new SalonError('publish-failed', `Could not switch the ${source} track: ${err.message}`, { cause: err }));
-        });
-      }
-      return;
-    }
-    const stream = source === 'screen' ? this._screenStream : this._avStream;
-    const transceiver = pc.addTransceiver(track, {
-      direction: 'sendonly',
-      streams: stream ? [stream] : [],
-    });
-    this._pubEntries.push({ source, transceiver });
-    this._scheduleNegotiation();
-  }
-
-  _scheduleNegotiation({ iceRestart = false } = {}) {
-    if (iceRestart) this._pubIceRestart = true;
-    this._pubNeeded = true;
-    if (this._negTimer) return;
-    // Changes made in one turn (microphone and camera at once) share an offer.
-    this._negTimer = setTimeout(() => {
-      this._negTimer = 0;
-      this._negotiate();
-    }, 0);
-  }
-
-  async _negotiate() {
-    const pc = this._pub;
-    if (!pc || !this._pubNeeded || this._pubBusy || this._phase !== 'joined') return;
-    if (pc.getTransceivers().length === 0) {
-      this._pubNeeded = false;
-      return;
-    }
-    this._pubNeeded = false;
-    this._pubBusy = true;
-    const iceRestart = this._pubIceRestart;
-    this._pubIceRestart = false;
-    // The offer describes the transceivers as they are now; later changes go
-    // into the next offer.
-    const offered = [...this._pubEntries];
-    try {
-      const offer = await pc.createOffer({ iceRestart });
-      if (pc !== this._pub) return;
-      await pc.setLocalDescription(offer);
-      if (pc !== this._pub) return;
-      const sources = {};
-      for (const e of offered) {
-        const mid = e.transceiver.mid;
-        if (mid != null && !isStopped(e.transceiver)) sources[mid] = e.source;
-      }
-      const sent = this._send({ type: 'offer', pc: 'publish', sdp: pc.localDescription.sdp, sources });
-      if (!sent) {
-        // The socket is gone; the offer goes out again once joined.
-        this._pubBusy = false;
-        this._pubNeeded = true;
-        this._pubIceRestart ||= iceRestart;
-      }
-    } catch (err) {
-      if (pc !== this._pub) return;
-      this._pubBusy = false;
-      this._emitError(new SalonError('publish-failed', `Could not prepare your media: ${err.message}`, { cause: err }));
-    }
-  }
-
-  _onPublishAnswer(msg) {
-    const pc = this._pub;
-    if (!pc) return;
-    this._pubChain = this._pubChain.then(async () => {
-      if (pc !== this._pub || pc.signalingState !== 'have-local-offer') return;
-      try {
-        await pc.setRemoteDescription({ type: 'answer', sdp: msg.sdp });
-      } catch (err) {
-        if (pc !== this._pub) return;
-        await pc.setLocalDescription({ type: 'rollback' }).catch(() => {});
-        this._pubBusy = false;
-        this._emitError(new SalonError('publish-failed', `salon's answer could not be applied: ${err.message}`, { cause: err }));
-        return;
-      }
-      if (pc !== this._pub) return;
-      const queued = this._pubCandidates.splice(0);
-      for (const c of queued) await addCandidate(pc, c);
-      this._pubBusy = false;
-      if (this._pubNeeded) this._negotiate();
-    }).catch(() => {});
-  }
-
-  _onOfferRefused(err) {
-    const pc = this._pub;
-    if (!pc) return;
-    this._pubChain = this._pubChain.then(async () => {
-      if (pc !== this._pub) return;
-      if (pc.signalingState === 'have-local-offer') {
-        await pc.setLocalDescription({ type: 'rollback' }).catch(() => {});
-      }
-      this._pubBusy = false;
-      if (err.code === 'rate-limited') {
-        setTimeout(() => { if (pc === this._pub) this._scheduleNegotiation(); }, OFFER_RETRY_DELAY);
-      } else if (this._pubNeeded) {
-        this._negotiate();
-      }
-    }).catch(() => {});
-  }
-
-  // subscribe: salon offers, the browser answers.
-
-  _onSubscribeOffer(msg) {
-    const pc = this._sub;
-    if (!pc) return;
-    this._subChain = this._subChain.then(async () => {
-      if (pc !== this._sub) return;
-      const previous = this._subTracks;
-      // Set before applying the offer: ontrack fires while it is applied.
-      this._subTracks = validTracks(msg.tracks);
-      try {
-        await pc.setRemoteDescription({ type: 'offer', sdp: msg.sdp });
-        if (pc !== this._sub) return;
-        const queued = this._subCandidates.splice(0);
-        for (const c of queued) await addCandidate(pc, c);
-        const answer = await pc.createAnswer();
-        if (pc !== this._sub) return;
-        await pc.setLocalDescription(answer);
-        if (pc !== this._sub) return;
-        this._send({ type: 'answer', pc: 'subscribe', sdp: pc.localDescription.sdp });
-      } catch (err) {
-        if (pc !== this._sub) return;
-        this._subTracks = previous;
-        this._emitError(new SalonError('subscribe-failed', `Could not receive the others' media: ${err.message}`, { cause: err }));
-        return;
-      }
-      this._syncRemote();
-    }).catch(() => {});
-  }
-
-  /** Announce the track a subscribe transceiver carries, unless already announced. */
-  _announce(transceiver) {
-    const mid = transceiver.mid;
-    if (mid == null) return;
-    const info = this._subTracks[mid];
-    const track = transceiver.receiver && transceiver.receiver.track;
-    if (!info || !track) return;
-    const cur = this._remote.get(mid);
-    if (cur && cur.participant === info.participant && cur.source === info.source && cur.track === track) return;
-    if (cur) this._dropRemote(mid);
-    const r = {
-      mid, participant: info.participant, source: info.source, track,
-      stream: new MediaStream([track]), receiver: transceiver.receiver,
-    };
-    this._remote.set(mid, r);
-    this._emit('track', { ...r });
-  }
-
-  /**
-   * Bring the announced tracks in line with the last offer's map. salon may
-   * give a transceiver to another track without the browser firing ontrack.
-   */
-  _syncRemote() {
-    const pc = this._sub;
-    if (!pc) return;
-    const live = new Set();
-    for (const t of pc.getTransceivers()) {
-      if (t.mid == null || isStopped(t) || !this._subTracks[t.mid]) continue;
-      live.add(t.mid);
-      this._announce(t);
-    }
-    for (const mid of [...this._remote.keys()]) {
-      if (!live.has(mid)) this._dropRemote(mid);
-    }
-  }
-
-  _dropRemote(mid) {
-    const r = this._remote.get(mid);
-    if (!r) return;
-    this._remote.delete(mid);
-    this._emit('track-removed', { mid, participant: r.participant, source: r.source, track: r.track, stream: r.stream });
+  /** Close the peer connections of this join; by default announce every remote track's removal. */
+  _closeMedia({ announce = true } = {}) {
+    if (!this._media) return;
+    this._media.close({ announce });
+    this._media = null;
   }
 
   // ------------------------------------------------------------ helpers
@@ -1027,40 +712,19 @@ function checkSource(source) {
   if (!isSource(source)) throw new TypeError(`unknown source ${JSON.stringify(source)}; use audio, camera or screen`);
 }
 
-function isStopped(transceiver) {
-  return transceiver.stopped === true || transceiver.currentDirection === 'stopped' || transceiver.direction === 'stopped';
-}
-
-async function addCandidate(pc, candidate) {
-  try {
-    if (candidate) await pc.addIceCandidate(candidate);
-    else await pc.addIceCandidate(null);
-  } catch {
-    // A candidate of an older ICE generation, or end-of-candidates where the
-    // browser does not take null: nothing to do.
-  }
-}
-
-function validTracks(tracks) {
-  const out = {};
-  if (!tracks || typeof tracks !== 'object') return out;
-  for (const [mid, info] of Object.entries(tracks)) {
-    if (info && typeof info.participant === 'string' && isSource(info.source)) {
-      out[mid] = { participant: info.participant, source: info.source };
-    }
-  }
-  return out;
-}
-
 function sameParticipant(a, b) {
   return a.name === b.name && a.audioMuted === b.audioMuted && a.videoMuted === b.videoMuted &&
     a.screen === b.screen && a.connected === b.connected;
 }
 
-function serverMessage(body) {
-  if (!body || typeof body !== 'object') return '';
-  for (const k of ['message', 'error']) {
-    if (typeof body[k] === 'string' && body[k]) return body[k];
+/** The {code, message} of an API error body: {"error": {"code", "message"}}. */
+function apiError(body) {
+  const e = body && typeof body === 'object' ? body.error : null;
+  if (e && typeof e === 'object') {
+    return {
+      code: typeof e.code === 'string' ? e.code : '',
+      message: typeof e.message === 'string' ? e.message : '',
+    };
   }
-  return '';
+  return { code: '', message: typeof e === 'string' ? e : '' };
 }

@@ -259,7 +259,7 @@ async function enterRoom() {
   updateMediaControls();
   updateCount();
 
-  const conn = new SalonConnection({ slug, name: ui.name, headers: csrfHeaders() });
+  const conn = new SalonConnection({ slug, name: ui.name });
   ui.connection = conn;
   wireConnection(conn);
   conn.setMuted({ audioMuted: ui.audioMuted, videoMuted: ui.videoMuted });
@@ -743,11 +743,6 @@ function loadName() {
 
 function saveName(name) {
   try { localStorage.setItem(NAME_KEY, name); } catch { /* storage disabled */ }
-}
-
-function csrfHeaders() {
-  const meta = document.querySelector('meta[name="csrf-token"]');
-  return meta && meta.content ? { 'X-CSRF-Token': meta.content } : {};
 }
 
 main();

@@ -1,0 +1,83 @@
+package sfu
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// BenchmarkForwardThroughPion drives packets through the real write path of
+// one subscriber: salon's forwarding, pion's interceptors (RTCP reports,
+// TWCC sequence numbers), SRTP encryption and the UDP mux socket, to a pion
+// subscriber over loopback. Allocations are counted process-wide, so they
+// include the subscriber's receiving side: an upper bound on the server's.
+func BenchmarkForwardThroughPion(b *testing.B) {
+	s, err := New(Config{ListenIP: "127.0.0.1", IncludeLoopback: true}, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	room, _ := s.Room("bench")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	api := clientAPIFor(b)
+	pub := newTestClient(b, api, room, "pub")
+	// The subscriber runs no interceptors, so what allocates on its
+	// receiving side is only pion's SRTP and buffers.
+	sub := newTestClient(b, bareClientAPI(b), room, "sub")
+	track, _ := pub.publishVideo(ctx)
+	sendCtx, stopSend := context.WithCancel(ctx)
+	go sendVideo(sendCtx, track)
+	tr := waitTrack(b, sub)
+	if _, _, err := tr.ReadRTP(); err != nil {
+		b.Fatal(err)
+	}
+	stopSend()
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			if _, _, err := tr.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	pubs := room.Publications()
+	if len(pubs) != 1 {
+		b.Fatalf("%d publications", len(pubs))
+	}
+	p := pubs[0]
+	hdr := rtp.Header{Version: 2, PayloadType: 96, SSRC: 1, Timestamp: 1}
+	payload := make([]byte, 1000)
+	payload[0] = 0x10
+	m := s.metrics
+	b.SetBytes(int64(len(payload) + 12))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		hdr.SequenceNumber = uint16(i)
+		hdr.Timestamp += 90
+		p.down.write(&hdr, payload, m)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/forwarded")
+}
+
+func bareClientAPI(t testing.TB) *webrtc.API {
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se),
+		webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
+}

@@ -1,0 +1,58 @@
+package sfu
+
+import (
+	"encoding/binary"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
+)
+
+// twccExtension stamps the transport-wide sequence number (transport-cc
+// header extension) on every packet a connection sends, so the browser can
+// send congestion feedback. It does what pion's twcc.HeaderExtensionInterceptor
+// does without allocating a buffer per packet: it sits on the forwarding
+// path of every subscriber.
+type twccExtension struct {
+	interceptor.NoOp
+	next atomic.Uint32 // transport-wide: one counter per PeerConnection
+}
+
+type twccExtensionFactory struct{}
+
+func (twccExtensionFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
+	return &twccExtension{}, nil
+}
+
+// extBufs holds the two-byte payloads while a packet is marshalled; the
+// header keeps only a reference until the write returns.
+var extBufs = sync.Pool{New: func() any { return new([2]byte) }}
+
+func (t *twccExtension) BindLocalStream(info *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
+	var id uint8
+	for _, e := range info.RTPHeaderExtensions {
+		if e.URI == sdp.TransportCCURI && e.ID > 0 && e.ID < 15 {
+			id = uint8(e.ID)
+		}
+	}
+	if id == 0 {
+		return w
+	}
+	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
+		seq := uint16(t.next.Add(1) - 1)
+		b := extBufs.Get().(*[2]byte)
+		binary.BigEndian.PutUint16(b[:], seq)
+		if err := h.SetExtension(id, b[:]); err != nil {
+			extBufs.Put(b)
+			return 0, err
+		}
+		n, err := w.Write(h, payload, a)
+		// The header may be written again (a retransmission reuses it
+		// only after this returns), so drop the reference before reuse.
+		h.DelExtension(id)
+		extBufs.Put(b)
+		return n, err
+	})
+}
