@@ -113,6 +113,11 @@ func newPeer(r *Room, id string, events PeerEvents, log *slog.Logger) (*Peer, er
 		pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 			log.Debug("connection state", "pc", dir, "state", s.String())
 			events.ConnectionState(dir, s)
+			if dir == Subscribe && s == webrtc.PeerConnectionStateFailed {
+				// salon offers on this connection, so salon restarts it;
+				// the browser restarts its publish connection itself.
+				p.restartSubscribeICE()
+			}
 		})
 	}
 	pub.OnTrack(func(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
@@ -304,6 +309,17 @@ func (p *Peer) Resume() {
 			}
 			return
 		}
+		p.maybeOffer()
+	})
+}
+
+// restartSubscribeICE sends a subscribe offer with new ICE credentials,
+// after any offer still waiting for its answer.
+func (p *Peer) restartSubscribeICE() {
+	p.ops.post(func() {
+		p.log.Info("subscribe connection failed; restarting ICE")
+		p.restartICE = true
+		p.needOffer = true
 		p.maybeOffer()
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
@@ -152,6 +153,9 @@ func New(cfg Config, opts Options) (*SFU, error) {
 	se.SetInterfaceFilter(keepIface)
 	se.SetIPFilter(keepIP)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	// Notice a vanished browser in 5 s and give up on the path after 15 s
+	// (then an ICE restart can find a new one); keep NAT bindings warm.
+	se.SetICETimeouts(5*time.Second, 15*time.Second, 2*time.Second)
 	if len(cfg.AnnounceIPs) > 0 {
 		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
 			External:        cfg.AnnounceIPs,

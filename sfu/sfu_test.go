@@ -3,7 +3,9 @@ package sfu
 import (
 	"context"
 	"encoding/binary"
+	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -17,7 +19,11 @@ import (
 // newTestSFU starts an SFU that gathers only loopback candidates.
 func newTestSFU(t *testing.T) *SFU {
 	t.Helper()
-	s, err := New(Config{ListenIP: "127.0.0.1", IncludeLoopback: true}, Options{})
+	var opts Options
+	if os.Getenv("SALON_TEST_LOG") != "" {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: levelTrace}))
+	}
+	s, err := New(Config{ListenIP: "127.0.0.1", IncludeLoopback: true}, opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -62,11 +68,13 @@ type testClient struct {
 	offers chan struct{}
 	remote chan *webrtc.TrackRemote
 	srcs   []string
+	early  map[Direction][]webrtc.ICECandidateInit
 }
 
 func newTestClient(t testing.TB, api *webrtc.API, room *Room, id string) *testClient {
 	t.Helper()
-	c := &testClient{t: t, id: id, offers: make(chan struct{}, 16), remote: make(chan *webrtc.TrackRemote, 16)}
+	c := &testClient{t: t, id: id, offers: make(chan struct{}, 16), remote: make(chan *webrtc.TrackRemote, 16),
+		early: map[Direction][]webrtc.ICECandidateInit{}}
 	var err error
 	if c.pub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
 		t.Fatal(err)
@@ -103,6 +111,7 @@ func (c *testClient) SubscribeOffer(sdp string, tracks map[string]TrackRef) {
 			c.t.Errorf("%s: subscribe offer: %v", c.id, err)
 			return
 		}
+		c.flushCandidates(Subscribe, c.sub)
 		answer, err := c.sub.CreateAnswer(nil)
 		if err != nil && c.sub.ConnectionState() == webrtc.PeerConnectionStateClosed {
 			return
@@ -122,6 +131,8 @@ func (c *testClient) SubscribeOffer(sdp string, tracks map[string]TrackRef) {
 	}()
 }
 
+// Candidate adds salon's candidate, or keeps it until the description it
+// belongs to is applied (the subscribe offer is handled asynchronously).
 func (c *testClient) Candidate(dir Direction, cand *webrtc.ICECandidateInit) {
 	if cand == nil {
 		return
@@ -130,7 +141,23 @@ func (c *testClient) Candidate(dir Direction, cand *webrtc.ICECandidateInit) {
 	if dir == Subscribe {
 		pc = c.sub
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if pc.RemoteDescription() == nil {
+		c.early[dir] = append(c.early[dir], *cand)
+		return
+	}
 	_ = pc.AddICECandidate(*cand)
+}
+
+// flushCandidates adds the candidates that came before the description.
+func (c *testClient) flushCandidates(dir Direction, pc *webrtc.PeerConnection) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, cand := range c.early[dir] {
+		_ = pc.AddICECandidate(cand)
+	}
+	c.early[dir] = nil
 }
 
 func (c *testClient) ConnectionState(Direction, webrtc.PeerConnectionState) {}
@@ -173,6 +200,7 @@ func (c *testClient) negotiatePublish(ctx context.Context, sources map[string]st
 	if err := c.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		c.t.Fatal(err)
 	}
+	c.flushCandidates(Publish, c.pub)
 }
 
 // sendVideo writes fake VP8 packets every 5 ms until ctx ends.

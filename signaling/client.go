@@ -6,16 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 	"github.com/pion/webrtc/v4"
 	"golang.org/x/time/rate"
 
 	"github.com/salonhq/salon/internal/auth"
+	"github.com/salonhq/salon/internal/meeting"
 	"github.com/salonhq/salon/sfu"
 )
 
@@ -303,26 +301,12 @@ func (c *client) candidate(in *inbound) *protoError {
 
 func (c *client) update(in *inbound) *protoError {
 	if in.Name != nil {
-		name, ok := cleanName(*in.Name)
-		if !ok {
+		name, err := meeting.CleanDisplayName(*in.Name)
+		if err != nil {
 			return errorf("bad-message", "a name has 1 to 64 characters and no control characters")
 		}
 		in.Name = &name
 	}
 	c.srv.update(c.member, in)
 	return nil
-}
-
-// cleanName trims a display name and checks it.
-func cleanName(s string) (string, bool) {
-	s = strings.TrimSpace(s)
-	if s == "" || !utf8.ValidString(s) || utf8.RuneCountInString(s) > 64 {
-		return "", false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return "", false
-		}
-	}
-	return s, true
 }

@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/salonhq/salon/internal/auth"
 	"github.com/salonhq/salon/internal/meeting"
@@ -18,9 +16,6 @@ import (
 
 // maxJoinBody bounds a join request body; a name needs far less.
 const maxJoinBody = 4 << 10
-
-// maxNameRunes is the longest display name, in characters.
-const maxNameRunes = 64
 
 // meetingInfo is the public view of a meeting: what anyone holding its link
 // may see.
@@ -108,7 +103,7 @@ func (s *Server) readJoinRequest(w http.ResponseWriter, r *http.Request) (string
 	if req.Name == nil {
 		return "", errBadName.withCause(errors.New("no name field"))
 	}
-	name, err := cleanName(*req.Name)
+	name, err := meeting.CleanDisplayName(*req.Name)
 	if err != nil {
 		return "", errBadName.withCause(err)
 	}
@@ -185,38 +180,4 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 		return errTooLarge.withCause(err)
 	}
 	return errBadJSON.withCause(err)
-}
-
-// cleanName trims a display name and checks it can be shown to others:
-// 1 to maxNameRunes characters, valid UTF-8, no control characters and no
-// bidirectional overrides that would let one name disguise itself.
-func cleanName(raw string) (string, error) {
-	name := strings.TrimSpace(raw)
-	if !utf8.ValidString(name) {
-		return "", errors.New("name is not valid UTF-8")
-	}
-	if n := utf8.RuneCountInString(name); n < 1 || n > maxNameRunes {
-		return "", fmt.Errorf("name has %d characters", n)
-	}
-	for _, c := range name {
-		if unicode.IsControl(c) || forbiddenInName(c) {
-			return "", fmt.Errorf("name contains %U", c)
-		}
-	}
-	return name, nil
-}
-
-// forbiddenInName reports characters that are not Unicode controls (Cc) but
-// still change how surrounding text displays: line and paragraph separators,
-// bidirectional embeddings, overrides and isolates, and U+FFFD, which JSON
-// decoding substitutes for invalid bytes.
-func forbiddenInName(c rune) bool {
-	switch {
-	case c == '\u2028', c == '\u2029',
-		'\u202a' <= c && c <= '\u202e',
-		'\u2066' <= c && c <= '\u2069',
-		c == '\ufffd':
-		return true
-	}
-	return false
 }
