@@ -36,11 +36,6 @@ export class Grid {
     }
   }
 
-  /** Number of tiles, screen shares included. */
-  get count() {
-    return this.root.querySelectorAll(':scope > .tile').length;
-  }
-
   // ------------------------------------------------------------ participants
 
   /**
@@ -85,10 +80,6 @@ export class Grid {
     this.people.clear();
     this.pending.clear();
     this.layout();
-  }
-
-  has(id) {
-    return this.people.has(id);
   }
 
   ids() {

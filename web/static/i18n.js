@@ -13,7 +13,7 @@ const STRINGS = {
     lang: 'en',
     defaultName: 'Guest',
     loading: 'Loading…',
-    noscript: 'salon needs JavaScript to run meetings in your browser.',
+    joining: 'Joining the meeting…',
 
     'prejoin.title': 'Ready to join?',
     'prejoin.meeting': 'Meeting',
@@ -158,7 +158,7 @@ const STRINGS = {
     lang: 'fr',
     defaultName: 'Invité',
     loading: 'Chargement…',
-    noscript: 'salon a besoin de JavaScript pour tenir les réunions dans votre navigateur.',
+    joining: 'Connexion à la réunion…',
 
     'prejoin.title': `Tout est prêt${NBSP}?`,
     'prejoin.meeting': 'Réunion',

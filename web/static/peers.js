@@ -55,11 +55,6 @@ export class MediaPeers {
     this.sub.ontrack = (ev) => this._announce(ev.transceiver);
   }
 
-  /** Sources with a transceiver, in the order they were published. */
-  get sources() {
-    return this._entries.map((e) => e.source);
-  }
-
   // ------------------------------------------------------------ publish
 
   /** Send `track` as `source`: replace the track of a published source, or add a transceiver. */

@@ -107,11 +107,6 @@ export class SalonConnection extends EventTarget {
   /** Own participant id, once joined. */
   get selfId() { return this.self ? this.self.id : null; }
 
-  /** Sources currently published (whether or not a track is attached). */
-  get publishedSources() {
-    return this._media ? this._media.sources : [];
-  }
-
   // ---------------------------------------------------------------- public API
 
   /**
@@ -398,7 +393,7 @@ export class SalonConnection extends EventTarget {
         `salon closed the connection after refusing messages (close code ${code}).`, { fatal: true }));
       return;
     }
-    this._startReconnect('resume', 0);
+    this._startReconnect('resume', BACKOFF_FIRST);
   }
 
   _send(msg) {
@@ -637,8 +632,8 @@ export class SalonConnection extends EventTarget {
             { cause: err }));
           return;
         }
-        delay = Math.min(BACKOFF_FIRST * 2 ** attempt, BACKOFF_MAX, left);
         attempt++;
+        delay = Math.min(BACKOFF_FIRST * 2 ** attempt, BACKOFF_MAX, left);
       }
     }
   }

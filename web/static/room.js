@@ -104,7 +104,11 @@ function startPrejoin() {
   input.value = cleanName(params.get('name')) || loadName();
   updateMediaControls();
   (input.value ? $('join') : input).focus();
-  ui.mediaReady = acquireMedia();
+  const toggles = [$('prejoin-toggle-audio'), $('prejoin-toggle-video')];
+  for (const b of toggles) b.disabled = true;
+  ui.mediaReady = acquireMedia().finally(() => {
+    for (const b of toggles) b.disabled = false;
+  });
 }
 
 /** Open microphone (always, muted if asked) and camera (unless off), with fallbacks. */
@@ -243,9 +247,10 @@ async function onDeviceLost(kind) {
 
 // ------------------------------------------------------------------ the room
 
+/** Connect and publish; the room shows once salon said joined. */
 async function enterRoom() {
   if (ui.view === 'prejoin') hideError();
-  setView('room');
+  if (ui.view !== 'room') setView('loading', t('joining'));
   moveDeviceSettings($('settings-slot'));
   if (!ui.grid) {
     ui.grid = new Grid($('grid'), { t, onAudioBlocked: () => { $('audio-blocked').hidden = false; } });
@@ -281,6 +286,7 @@ function wireConnection(conn) {
   on('state', setConnState);
   on('joined', ({ self, participants }) => {
     ui.selfId = self && self.id;
+    if (ui.view !== 'room') setView('room');
     renderSelf();
     for (const p of participants) ui.grid.upsert(p);
     updateCount();
@@ -312,9 +318,10 @@ function wireConnection(conn) {
     ui.grid.removeTrack(participant, source, track);
     if (source === 'audio') ui.activity.unwatch(participant);
   });
-  on('error', ({ code, message, fatal: isFatal }) => {
-    // Losing the connection for good is what the banner says already.
-    if (code === 'disconnected') return;
+  on('error', ({ code, message, fatal: isFatal, ref }) => {
+    // Losing the connection for good is what the banner says already, and a
+    // refused offer is sent again by itself.
+    if (code === 'disconnected' || (code === 'rate-limited' && ref === 'offer')) return;
     showError({ code, message: errorText(code, message), retry: isFatal || code === 'replaced' ? restartConnection : null });
   });
 }
@@ -331,7 +338,6 @@ function joinFailed(err) {
       if (params.get('prejoin') !== '0') {
         dropConnection();
         setView('prejoin');
-        moveDeviceSettings($('device-settings-home'));
         const error = $('name-error');
         error.textContent = t('error.code.bad-name');
         error.hidden = false;
@@ -343,7 +349,10 @@ function joinFailed(err) {
     default:
       break;
   }
-  showError({ code: err.code || 'error', title: t('error.joinFailed'), message: errorText(err.code, err.message), retry: restartConnection, home: true });
+  showError({
+    code: err.code || 'error', title: t('error.joinFailed'), message: errorText(err.code, err.message),
+    retry: restartConnection, home: true, fatal: ui.view !== 'room',
+  });
 }
 
 /** Start over with a new connection, keeping one's devices (after a failure). */
@@ -385,7 +394,6 @@ async function leave() {
 
 function stopEverything() {
   ui.media.stopAll();
-  ui.activity.unwatch(SELF);
   for (const key of [...ui.activity.watched.keys()]) ui.activity.unwatch(key);
 }
 
@@ -576,11 +584,12 @@ function closeSettings() {
 
 // ------------------------------------------------------------------ rendering
 
-function setView(view) {
+function setView(view, loadingText = t('loading')) {
   ui.view = view;
   document.body.dataset.view = view;
   for (const id of ['loading', 'prejoin', 'room', 'left']) $(id).hidden = id !== view;
   if (view === 'prejoin') moveDeviceSettings($('device-settings-home'));
+  if (view === 'loading') $('loading-text').textContent = loadingText;
 }
 
 function moveDeviceSettings(slot) {
