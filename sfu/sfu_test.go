@@ -17,7 +17,7 @@ import (
 )
 
 // newTestSFU starts an SFU that gathers only loopback candidates.
-func newTestSFU(t *testing.T) *SFU {
+func newTestSFU(t testing.TB) *SFU {
 	t.Helper()
 	var opts Options
 	if os.Getenv("SALON_TEST_LOG") != "" {
@@ -39,6 +39,13 @@ func clientAPI(t *testing.T) *webrtc.API {
 
 func clientAPIFor(t testing.TB) *webrtc.API {
 	t.Helper()
+	return newClientAPI(t)
+}
+
+// newClientAPI: default codecs, loopback UDP only, no mDNS; pion's
+// default interceptors unless opts replace them.
+func newClientAPI(t testing.TB, opts ...func(*webrtc.API)) *webrtc.API {
+	t.Helper()
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
@@ -51,7 +58,7 @@ func clientAPIFor(t testing.TB) *webrtc.API {
 	// The NACK test asks again for a packet it did receive; SRTP replay
 	// protection would drop the copy.
 	se.DisableSRTPReplayProtection(true)
-	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
+	return webrtc.NewAPI(append([]func(*webrtc.API){webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se)}, opts...)...)
 }
 
 // testClient plays the browser for one participant: it owns the two
@@ -224,6 +231,31 @@ func sendVideo(ctx context.Context, track *webrtc.TrackLocalStaticRTP) {
 	}
 }
 
+// videoPair is a room in which "pub" publishes VP8 that "sub" receives.
+type videoPair struct {
+	sfu      *SFU
+	room     *Room
+	pub, sub *testClient
+	track    *webrtc.TrackRemote // what sub receives
+	stop     context.CancelFunc  // stops the publisher's packets
+}
+
+func newVideoPair(t testing.TB, subAPI *webrtc.API) *videoPair {
+	t.Helper()
+	s := newTestSFU(t)
+	room, err := s.Room("r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	pub := newTestClient(t, clientAPIFor(t), room, "pub")
+	sub := newTestClient(t, subAPI, room, "sub")
+	track, _ := pub.publishVideo(ctx)
+	go sendVideo(ctx, track)
+	return &videoPair{sfu: s, room: room, pub: pub, sub: sub, track: waitTrack(t, sub), stop: cancel}
+}
+
 func waitTrack(t testing.TB, c *testClient) *webrtc.TrackRemote {
 	t.Helper()
 	select {
@@ -306,16 +338,8 @@ func TestForwardsToEverySubscriber(t *testing.T) {
 }
 
 func TestNACKIsAnsweredFromCache(t *testing.T) {
-	s := newTestSFU(t)
-	room, _ := s.Room("r")
-	api := clientAPI(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	pub := newTestClient(t, api, room, "pub")
-	sub := newTestClient(t, api, room, "sub")
-	track, _ := pub.publishVideo(ctx)
-	go sendVideo(ctx, track)
-	tr := waitTrack(t, sub)
+	vp := newVideoPair(t, clientAPI(t))
+	tr, sub := vp.track, vp.sub
 
 	var lost uint16
 	for i := 0; i < 10; i++ {
@@ -429,19 +453,13 @@ func TestReceiverReportsReachPublisher(t *testing.T) {
 }
 
 func TestUnpublishRenegotiatesSubscribers(t *testing.T) {
-	s := newTestSFU(t)
-	room, _ := s.Room("r")
-	api := clientAPI(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	pub := newTestClient(t, api, room, "pub")
-	sub := newTestClient(t, api, room, "sub")
-	track, _ := pub.publishVideo(ctx)
-	go sendVideo(ctx, track)
-	waitTrack(t, sub)
+	vp := newVideoPair(t, clientAPI(t))
+	room, pub, sub := vp.room, vp.pub, vp.sub
 	<-sub.offers
 
 	// The publisher withdraws the camera: its next offer lists no sources.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	pub.negotiatePublish(ctx, map[string]string{})
 	select {
 	case <-sub.offers:
@@ -460,16 +478,8 @@ func TestUnpublishRenegotiatesSubscribers(t *testing.T) {
 }
 
 func TestLeaveWithdrawsPublications(t *testing.T) {
-	s := newTestSFU(t)
-	room, _ := s.Room("r")
-	api := clientAPI(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	pub := newTestClient(t, api, room, "pub")
-	sub := newTestClient(t, api, room, "sub")
-	track, _ := pub.publishVideo(ctx)
-	go sendVideo(ctx, track)
-	waitTrack(t, sub)
+	vp := newVideoPair(t, clientAPI(t))
+	s, room, pub, sub := vp.sfu, vp.room, vp.pub, vp.sub
 	<-sub.offers
 	pub.peer.Close()
 	select {

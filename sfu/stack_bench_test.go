@@ -1,12 +1,8 @@
 package sfu
 
 import (
-	"context"
-	"net"
 	"testing"
-	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -18,35 +14,19 @@ import (
 // subscriber over loopback. Allocations are counted process-wide, so they
 // include the subscriber's receiving side: an upper bound on the server's.
 func BenchmarkForwardThroughPion(b *testing.B) {
-	s, err := New(Config{ListenIP: "127.0.0.1", IncludeLoopback: true}, Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	room, _ := s.Room("bench")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	api := clientAPIFor(b)
-	pub := newTestClient(b, api, room, "pub")
 	// The subscriber runs no interceptors, so what allocates on its
 	// receiving side is only pion's SRTP and buffers.
-	sub := newTestClient(b, bareClientAPI(b), room, "sub")
-	track, _ := pub.publishVideo(ctx)
-	sendCtx, stopSend := context.WithCancel(ctx)
-	go sendVideo(sendCtx, track)
-	tr := waitTrack(b, sub)
-	if _, _, err := tr.ReadRTP(); err != nil {
-		b.Fatal(err)
-	}
-	stopSend()
+	vp := newVideoPair(b, bareClientAPI(b))
+	vp.stop()
 	go func() {
 		buf := make([]byte, 1500)
 		for {
-			if _, _, err := tr.Read(buf); err != nil {
+			if _, _, err := vp.track.Read(buf); err != nil {
 				return
 			}
 		}
 	}()
+	room, s := vp.room, vp.sfu
 	pubs := room.Publications()
 	if len(pubs) != 1 {
 		b.Fatalf("%d publications", len(pubs))
@@ -69,15 +49,5 @@ func BenchmarkForwardThroughPion(b *testing.B) {
 }
 
 func bareClientAPI(t testing.TB) *webrtc.API {
-	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
-	se := webrtc.SettingEngine{}
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se),
-		webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
+	return newClientAPI(t, webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
 }
