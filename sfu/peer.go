@@ -77,7 +77,17 @@ type Peer struct {
 	restartICE     bool
 	pubCands       []webrtc.ICECandidateInit
 	subCands       []webrtc.ICECandidateInit
+	pubCandCount   int // remote candidates since the last remote description
+	subCandCount   int
 }
+
+// maxRemoteCandidates bounds the candidates a browser may trickle for one
+// connection between two descriptions; browsers send well under ten.
+const maxRemoteCandidates = 32
+
+// ErrTooManyCandidates is returned when a client trickles more candidates
+// than any browser would.
+var ErrTooManyCandidates = errors.New("sfu: too many ICE candidates")
 
 func newPeer(r *Room, id string, events PeerEvents, log *slog.Logger) (*Peer, error) {
 	cfg := webrtc.Configuration{
@@ -160,6 +170,7 @@ func (p *Peer) Publish(ctx context.Context, offer string, sources map[string]str
 		if err := p.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 			return fmt.Errorf("apply publish offer: %w", err)
 		}
+		p.pubCandCount = 0
 		p.sources = make(map[string]string, len(sources))
 		for mid, src := range sources {
 			p.sources[mid] = src
@@ -261,6 +272,7 @@ func (p *Peer) Answer(ctx context.Context, answer string) error {
 			return fmt.Errorf("apply subscribe answer: %w", err)
 		}
 		p.awaitingAnswer = false
+		p.subCandCount = 0
 		for _, c := range p.subCands {
 			_ = p.sub.AddICECandidate(c)
 		}
@@ -275,10 +287,16 @@ func (p *Peer) Answer(ctx context.Context, answer string) error {
 // until it is applied.
 func (p *Peer) AddCandidate(ctx context.Context, dir Direction, c webrtc.ICECandidateInit) error {
 	return p.do(ctx, func() error {
-		pc, pending := p.pub, &p.pubCands
+		pc, pending, count := p.pub, &p.pubCands, &p.pubCandCount
 		if dir == Subscribe {
-			pc, pending = p.sub, &p.subCands
+			pc, pending, count = p.sub, &p.subCands, &p.subCandCount
 		}
+		// Each remote candidate makes salon send connectivity checks to
+		// its address; a client gets a handful, not a way to aim traffic.
+		if *count >= maxRemoteCandidates {
+			return ErrTooManyCandidates
+		}
+		*count++
 		if pc.RemoteDescription() == nil {
 			if len(*pending) >= 64 {
 				return errors.New("too many early ICE candidates")

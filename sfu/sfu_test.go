@@ -3,6 +3,8 @@ package sfu
 import (
 	"context"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -508,5 +510,20 @@ func TestPublishRejectsUnknownSource(t *testing.T) {
 	}
 	if _, err := c.peer.Publish(context.Background(), "not sdp", map[string]string{}); err == nil {
 		t.Fatal("garbage SDP accepted")
+	}
+}
+
+func TestCandidateFloodIsRefused(t *testing.T) {
+	s := newTestSFU(t)
+	room, _ := s.Room("r")
+	c := newTestClient(t, clientAPI(t), room, "x")
+	ctx := context.Background()
+	var err error
+	for i := 0; i < maxRemoteCandidates+1 && err == nil; i++ {
+		err = c.peer.AddCandidate(ctx, Publish, webrtc.ICECandidateInit{
+			Candidate: fmt.Sprintf("candidate:%d 1 udp 2122260223 192.0.2.%d 9 typ host", i, i%250+1)})
+	}
+	if !errors.Is(err, ErrTooManyCandidates) {
+		t.Fatalf("after %d candidates: err = %v, want ErrTooManyCandidates", maxRemoteCandidates+1, err)
 	}
 }

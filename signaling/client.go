@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -30,6 +31,10 @@ type client struct {
 	msgs    *rate.Limiter
 	offers  *rate.Limiter
 }
+
+// maxMediaSections bounds the tracks one participant publishes at once
+// (microphone, camera and screen need three).
+const maxMediaSections = 16
 
 // opTimeout bounds one SDP operation on a peer.
 const opTimeout = 10 * time.Second
@@ -243,8 +248,8 @@ func (c *client) offer(in *inbound) *protoError {
 	if in.SDP == "" {
 		return errorf("bad-message", "the offer has no sdp")
 	}
-	if len(in.Sources) > 16 {
-		return errorf("bad-message", "too many sources")
+	if len(in.Sources) > maxMediaSections || strings.Count(in.SDP, "\nm=") > maxMediaSections {
+		return errorf("bad-sdp", "too many media sections in one offer")
 	}
 	if !c.offers.Allow() {
 		return errorf("rate-limited", "too many offers; slow down")
@@ -294,6 +299,9 @@ func (c *client) candidate(in *inbound) *protoError {
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 	if err := c.member.peer.AddCandidate(ctx, dir, cand); err != nil {
+		if errors.Is(err, sfu.ErrTooManyCandidates) {
+			return errorf("rate-limited", "too many ICE candidates")
+		}
 		return errorf("bad-message", "the candidate could not be added")
 	}
 	return nil

@@ -231,8 +231,8 @@ func TestTokenIsSingleUse(t *testing.T) {
 }
 
 func TestBadInputKeepsServerHealthy(t *testing.T) {
-	// Eleven refusals below are answered; the twelfth closes the socket.
-	e := newEnv(t, Config{MaxStrikes: 12})
+	// Twelve refusals below are answered; the thirteenth closes the socket.
+	e := newEnv(t, Config{MaxStrikes: 13})
 	bystander, _ := e.join("r", "Bystander")
 
 	c := e.dial()
@@ -256,6 +256,7 @@ func TestBadInputKeepsServerHealthy(t *testing.T) {
 		{`{"type":"answer","pc":"subscribe","sdp":"garbage"}`, "bad-sdp"},
 		{`{"type":"candidate","pc":"sideways","candidate":null}`, "bad-message"},
 		{`{"type":"update","name":"` + strings.Repeat("x", 65) + `"}`, "bad-message"},
+		{`{"type":"offer","pc":"publish","sdp":"v=0` + strings.Repeat(`\nm=video 9 UDP/TLS/RTP/SAVPF 96`, 17) + `","sources":{}}`, "bad-sdp"},
 	} {
 		c.sendRaw(tc.raw)
 		if m := c.expect("error"); m["code"] != tc.code {
