@@ -8,9 +8,15 @@ declare -A need=(
 	[/usr/bin/chromium]=chromium
 	[ip]=iproute2
 	[unshare]=util-linux
+	[vdirsyncer]=vdirsyncer
+	[/usr/lib/python3/dist-packages/caldav/__init__.py]=python3-caldav
+	[/usr/lib/postgresql]=postgresql
 )
 missing=()
 for cmd in "${!need[@]}"; do
+	if [[ $cmd == /* ]] && [ -e "$cmd" ]; then
+		continue
+	fi
 	if ! command -v "$cmd" >/dev/null 2>&1; then
 		missing+=("${need[$cmd]}")
 	fi
