@@ -49,6 +49,7 @@ type salonProc struct {
 	cmd  *exec.Cmd
 	base string // http://127.0.0.1:port
 	demo string // the demo meeting's URL
+	data string // the data directory
 	logs *lockedBuffer
 	exit chan error
 }
@@ -94,10 +95,11 @@ func startSalon(t *testing.T, extra ...string) *salonProc {
 	t.Helper()
 	port := freePort(t, "tcp")
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	data := t.TempDir()
 	args := append([]string{"serve",
 		"--listen", fmt.Sprintf("127.0.0.1:%d", port),
 		"--public-url", base,
-		"--data", t.TempDir(),
+		"--data", data,
 		"--rtc-udp-port", fmt.Sprint(freePort(t, "udp")),
 		"--rtc-listen-ip", "127.0.0.1",
 		"--rtc-loopback",
@@ -113,7 +115,7 @@ func startSalon(t *testing.T, extra ...string) *salonProc {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start salon: %v", err)
 	}
-	p := &salonProc{t: t, cmd: cmd, base: base, logs: logs, exit: make(chan error, 1)}
+	p := &salonProc{t: t, cmd: cmd, base: base, data: data, logs: logs, exit: make(chan error, 1)}
 	demo := make(chan string, 1)
 	go func() {
 		re := regexp.MustCompile(`https?://\S+/m/[a-z0-9-]+`)
@@ -153,6 +155,17 @@ func startSalon(t *testing.T, extra ...string) *salonProc {
 		return resp.StatusCode == http.StatusOK
 	})
 	return p
+}
+
+// addUser creates an account with `salon user add`, as an admin would.
+func (p *salonProc) addUser(name, email, password string) {
+	p.t.Helper()
+	cmd := exec.Command(salonBin, "user", "add", name, "--email", email, "--data", p.data)
+	cmd.Stdin = strings.NewReader(password + "\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		p.t.Fatalf("salon user add %s: %v\n%s", name, err, out)
+	}
 }
 
 // stop sends SIGTERM and waits for a clean exit.

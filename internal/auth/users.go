@@ -25,10 +25,10 @@ var migrations embed.FS
 
 // Field limits.
 const (
-	maxNameLen         = 64
-	maxEmailLen        = 254 // RFC 5321 §4.5.3.1.3 path limit, less the brackets
+	maxNameLen          = 64
+	maxEmailLen         = 254 // RFC 5321 §4.5.3.1.3 path limit, less the brackets
 	maxDisplayNameRunes = 128
-	maxLabelRunes      = 64
+	maxLabelRunes       = 64
 )
 
 // UsersOptions are the collaborators and knobs of a Users. Zero fields take
