@@ -314,17 +314,31 @@ func monthQuery(month int) string {
 		s + `" end="` + e + `"/></c:comp-filter></c:comp-filter></c:filter></c:calendar-query>`
 }
 
+// monthView runs one month query and returns how many objects came back.
+// The answer is not parsed as XML: the client's parsing would be measured
+// instead of the server.
+func (b *bench) monthView(month int) (int, error) {
+	code, data, _, err := b.do("REPORT", b.cal, monthQuery(month), map[string]string{"Depth": "1", "Content-Type": "application/xml; charset=utf-8"})
+	if err != nil {
+		return 0, err
+	}
+	if code != 207 {
+		return 0, fmt.Errorf("month view: status %d: %.300s", code, data)
+	}
+	return bytes.Count(data, []byte("BEGIN:VCALENDAR")), nil
+}
+
 func (b *bench) monthViews(n int) (time.Duration, int, error) {
 	var lat []time.Duration
 	objs := 0
 	for i := 0; i < n; i++ {
 		t0 := time.Now()
-		ms, err := b.report("REPORT", b.cal, "1", monthQuery(1+i%12))
+		got, err := b.monthView(1 + i%12)
 		if err != nil {
 			return 0, 0, err
 		}
 		lat = append(lat, time.Since(t0))
-		objs = len(ms.Responses)
+		objs = got
 	}
 	return pct(lat, 0.5), objs, nil
 }
@@ -346,7 +360,7 @@ func (b *bench) mixed() (float64, time.Duration, error) {
 				t0 := time.Now()
 				var err error
 				if rng.IntN(10) < 8 {
-					_, err = b.report("REPORT", b.cal, "1", monthQuery(1+rng.IntN(12)))
+					_, err = b.monthView(1 + rng.IntN(12))
 				} else {
 					i := rng.IntN(b.events)
 					url := fmt.Sprintf("%sev-%d.ics", b.cal, i)

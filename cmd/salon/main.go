@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "serve":
 		return serve(ctx, args[1:], getenv, stdout, stderr)
 	case "user":
-		return userCommand(ctx, args[1:], getenv, stdin, stdout, stderr, userHooks{})
+		return userCommand(ctx, args[1:], getenv, stdin, stdout, stderr, cliUserHooks())
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "salon %s\n", versionString())
 		return nil

@@ -116,6 +116,7 @@ func freeUDP(t *testing.T) int {
 // the operator endpoints, then shuts it down as a signal would.
 func TestServeLifecycle(t *testing.T) {
 	data := t.TempDir()
+	var lastOut string
 	startOnce := func() (string, func() error) {
 		ctx, cancel := context.WithCancel(context.Background())
 		var out, logs syncBuffer
@@ -137,6 +138,7 @@ func TestServeLifecycle(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		m := re.FindStringSubmatch(out.String())
+		lastOut = out.String()
 		return m[0], func() error {
 			cancel()
 			select {
@@ -150,9 +152,13 @@ func TestServeLifecycle(t *testing.T) {
 
 	link, stop := startOnce()
 	base := link[:strings.Index(link, "/m/")]
+	if !strings.Contains(lastOut, "password: ") {
+		t.Errorf("the first run printed no admin credentials:\n%s", lastOut)
+	}
 	for path, want := range map[string]int{
 		"/healthz": 200, "/readyz": 200, "/metrics": 200,
 		link[len(base):]: 200, "/m/no-such-meeting": 404, "/": 200,
+		"/dav/": 401, // CalDAV needs an account
 	} {
 		resp, err := http.Get(base + path)
 		if err != nil {
@@ -179,8 +185,12 @@ func TestServeLifecycle(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("graceful stop: %v", err)
 	}
-	// A second run on the same data directory keeps the same demo meeting.
+	// A second run on the same data directory keeps the same demo meeting
+	// and creates no second admin.
 	link2, stop2 := startOnce()
+	if strings.Contains(lastOut, "password: ") {
+		t.Errorf("the second run created an admin again:\n%s", lastOut)
+	}
 	if link2[strings.Index(link2, "/m/"):] != link[strings.Index(link, "/m/"):] {
 		t.Errorf("demo meeting changed across restarts: %s then %s", link, link2)
 	}

@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/salonhq/salon/calendar"
+	"github.com/salonhq/salon/calendar/sqlstore"
 	"github.com/salonhq/salon/internal/auth"
 	"github.com/salonhq/salon/internal/db"
 	"github.com/salonhq/salon/internal/meeting"
@@ -63,6 +65,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("create the demo meeting: %w", err)
 	}
+	users := auth.NewUsers(database, auth.UsersOptions{Logger: log})
+	if err := users.Migrate(ctx); err != nil {
+		return fmt.Errorf("prepare the database: %w", err)
+	}
+	calendars := sqlstore.New(database, sqlstore.Options{})
+	if err := calendars.Migrate(ctx); err != nil {
+		return fmt.Errorf("prepare the database: %w", err)
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -98,9 +108,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	site := web.New(web.Config{PublicURL: cfg.PublicURL},
 		web.Options{Meetings: meetings, Tokens: tokens, Logger: log, Metrics: reg})
 
+	if err := ensureAdmin(ctx, users, calendars, cfg.PublicURL, stdout, log); err != nil {
+		return err
+	}
+	dav := calendar.NewHandler(calendar.Config{Prefix: "/dav"},
+		calendar.Options{Store: calendars, Directory: users, Logger: log})
+
 	var ready atomic.Bool
 	mux := http.NewServeMux()
 	mux.Handle("/ws", sig)
+	davAuth := auth.BasicAuth(users, "salon", log, dav)
+	mux.Handle("/dav/", davAuth)
+	mux.Handle("/dav", davAuth)
+	mux.Handle("/.well-known/caldav", auth.BasicAuth(users, "salon", log, dav.WellKnown()))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")

@@ -1,0 +1,266 @@
+package calendar
+
+import (
+	"errors"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/salonhq/salon/calendar/ical"
+)
+
+// REPORT (RFC 3253 §3.6) with the reports of RFC 4791 §7, RFC 6578 §3,
+// RFC 3253 §3.8 and RFC 3744 §9.
+
+func (h *Handler) report(w http.ResponseWriter, r *request) error {
+	root, err := h.readXML(w, r)
+	if err != nil {
+		return err
+	}
+	if root == nil {
+		return errStatus(http.StatusBadRequest, "REPORT needs an XML body naming the report")
+	}
+	k := r.target.kind
+	inCalendar := k == kindCalendar || k == kindObject
+	switch {
+	case root.is(nsCalDAV, "calendar-multiget") && inCalendar:
+		return h.multiget(w, r, root)
+	case root.is(nsCalDAV, "calendar-query") && inCalendar:
+		return h.calendarQuery(w, r, root)
+	case root.is(nsCalDAV, "free-busy-query") && k == kindCalendar:
+		return h.freeBusyQuery(w, r, root)
+	case root.is(nsDAV, "sync-collection") && k == kindCalendar:
+		return h.syncCollection(w, r, root)
+	case root.is(nsDAV, "expand-property"):
+		return h.expandProperty(w, r, root)
+	case root.is(nsDAV, "principal-property-search"):
+		return h.principalPropertySearch(w, r, root)
+	case root.is(nsDAV, "principal-search-property-set"):
+		return h.principalSearchPropertySet(w)
+	}
+	return errCond(http.StatusForbidden, nsDAV, "supported-report",
+		"report "+root.Name.Local+" is not supported on this resource; see DAV:supported-report-set")
+}
+
+// reportProps reads the (allprop | propname | prop) of a report body;
+// without one, a report returns the ETag.
+func reportProps(root *node) (props []propReq, names bool, err error) {
+	switch {
+	case root.Child(nsDAV, "prop") != nil:
+		props, err = parsePropList(root.Child(nsDAV, "prop"))
+		return props, false, err
+	case root.Child(nsDAV, "propname") != nil:
+		return nil, true, nil
+	case root.Child(nsDAV, "allprop") != nil:
+		return nil, false, nil
+	}
+	return []propReq{{name: pGetETag}}, false, nil
+}
+
+func describeIn(ms *multistatus, pc *propCtx, res *resource, props []propReq, names bool) {
+	switch {
+	case names:
+		ms.describe(pc, res, namesOf(allNames(res, false)), true)
+	case props == nil:
+		ms.describe(pc, res, namesOf(allNames(res, true)), false)
+	default:
+		ms.describe(pc, res, props, false)
+	}
+}
+
+// multiget answers CALDAV:calendar-multiget (RFC 4791 §7.9).
+func (h *Handler) multiget(w http.ResponseWriter, r *request, root *node) error {
+	props, names, err := reportProps(root)
+	if err != nil {
+		return err
+	}
+	c, err := h.calendarOf(r)
+	if err != nil {
+		return err
+	}
+	type wanted struct {
+		href   string
+		name   string
+		status int
+	}
+	var (
+		list  []wanted
+		load  []string
+		added = map[string]bool{}
+	)
+	for _, hn := range root.Children {
+		if !hn.is(nsDAV, "href") {
+			continue
+		}
+		raw := hn.Text()
+		t, err := parseHref(h.cfg.Prefix, raw)
+		switch {
+		case err != nil:
+			list = append(list, wanted{href: raw, status: toDAVError(err).Status})
+		case t.kind != kindObject || t.user != c.Owner || t.calendar != c.Name:
+			status := http.StatusNotFound
+			if t.user != "" && t.user != r.user.Name {
+				status = http.StatusForbidden
+			}
+			list = append(list, wanted{href: h.hrefs.of(t), status: status})
+		default:
+			list = append(list, wanted{href: h.hrefs.of(t), name: t.object})
+			if !added[t.object] {
+				added[t.object] = true
+				load = append(load, t.object)
+			}
+		}
+	}
+	if len(list) == 0 {
+		return errStatus(http.StatusBadRequest, "calendar-multiget needs at least one DAV:href")
+	}
+	found := make(map[string]*Object, len(load))
+	for start := 0; start < len(load); start += objectBatch {
+		objs, err := h.store.Objects(r.Context(), c.ID, load[start:min(start+objectBatch, len(load))])
+		if err != nil {
+			return err
+		}
+		for i := range objs {
+			found[objs[i].Name] = &objs[i]
+		}
+	}
+	pc := h.newPropCtx(r)
+	ms := newMultistatus()
+	for _, wt := range list {
+		o := found[wt.name]
+		if wt.name == "" || o == nil {
+			status := wt.status
+			if status == 0 {
+				status = http.StatusNotFound
+			}
+			ms.status(wt.href, status)
+			continue
+		}
+		res := &resource{kind: kindObject, href: wt.href, user: r.user, cal: &c, obj: o, info: infoOf(o)}
+		describeIn(ms, pc, res, props, names)
+	}
+	ms.write(w)
+	return nil
+}
+
+// calendarQuery answers CALDAV:calendar-query (RFC 4791 §7.8). The store
+// narrows by the outermost time-range; calendar/ical decides each object.
+func (h *Handler) calendarQuery(w http.ResponseWriter, r *request, root *node) error {
+	props, names, err := reportProps(root)
+	if err != nil {
+		return err
+	}
+	fn := root.Child(nsCalDAV, "filter")
+	if fn == nil {
+		return invalidFilter("calendar-query needs a CALDAV:filter")
+	}
+	filter, err := parseFilter(fn)
+	if err != nil {
+		return err
+	}
+	c, err := h.calendarOf(r)
+	if err != nil {
+		return err
+	}
+	pc := h.newPropCtx(r)
+	floating := pc.floating(&c)
+	if tzn := root.Child(nsCalDAV, "timezone"); tzn != nil {
+		floating = floatingZone(tzn.Text())
+	}
+
+	var candidates []Object
+	if r.target.kind == kindObject {
+		o, err := h.store.Object(r.Context(), c.ID, r.target.object)
+		if err != nil {
+			return err
+		}
+		candidates = []Object{o}
+	} else {
+		comp, start, end := narrowing(filter)
+		if candidates, err = h.store.ObjectsInRange(r.Context(), c.ID, comp, start, end); err != nil {
+			return err
+		}
+	}
+	sort.Slice(candidates, func(i, j int) bool { return candidates[i].Name < candidates[j].Name })
+
+	ms := newMultistatus()
+	for i := range candidates {
+		o := &candidates[i]
+		parsed, err := ical.Parse(o.Data)
+		if err != nil {
+			r.log.WarnContext(r.Context(), "stored object does not parse; left out of calendar-query", "object", o.Name, "err", err)
+			continue
+		}
+		ok, err := ical.Match(parsed, filter, floating)
+		if errors.Is(err, ical.ErrUnsupportedCollation) {
+			return errCond(http.StatusForbidden, nsCalDAV, "supported-collation", err.Error())
+		}
+		if err != nil {
+			r.log.WarnContext(r.Context(), "cannot evaluate filter; object left out", "object", o.Name, "err", err)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		res := &resource{kind: kindObject, href: h.hrefs.object(c.Owner, c.Name, o.Name), user: r.user, cal: &c, obj: o, info: infoOf(o)}
+		describeIn(ms, pc, res, props, names)
+	}
+	ms.write(w)
+	return nil
+}
+
+// narrowing picks what the store can pre-select for filter: the component
+// type and time range of the one component filter below VCALENDAR.
+func narrowing(f ical.CompFilter) (comp string, start, end time.Time) {
+	if len(f.Comps) != 1 || f.Comps[0].IsNotDefined {
+		return "", time.Time{}, time.Time{}
+	}
+	cf := f.Comps[0]
+	switch cf.Name {
+	case "VEVENT", "VTODO", "VJOURNAL":
+		comp = cf.Name
+	default:
+		return "", time.Time{}, time.Time{}
+	}
+	if cf.TimeRange != nil {
+		start, end = cf.TimeRange.Start, cf.TimeRange.End
+	}
+	return comp, start, end
+}
+
+// freeBusyQuery answers CALDAV:free-busy-query (RFC 4791 §7.10) with a
+// VFREEBUSY over the calendar's objects.
+func (h *Handler) freeBusyQuery(w http.ResponseWriter, r *request, root *node) error {
+	tn := root.Child(nsCalDAV, "time-range")
+	if tn == nil {
+		return invalidFilter("free-busy-query needs a CALDAV:time-range with start and end")
+	}
+	tr, err := parseTimeRange(tn, true)
+	if err != nil {
+		return err
+	}
+	c, err := h.calendarOf(r)
+	if err != nil {
+		return err
+	}
+	objs, err := h.store.ObjectsInRange(r.Context(), c.ID, "", tr.Start, tr.End)
+	if err != nil {
+		return err
+	}
+	parsed := make([]*ical.Object, 0, len(objs))
+	for i := range objs {
+		o, err := ical.Parse(objs[i].Data)
+		if err != nil {
+			r.log.WarnContext(r.Context(), "stored object does not parse; left out of free-busy", "object", objs[i].Name, "err", err)
+			continue
+		}
+		parsed = append(parsed, o)
+	}
+	pc := h.newPropCtx(r)
+	periods := ical.FreeBusy(parsed, *tr, pc.floating(&c))
+	body := ical.FreeBusyCalendar(periods, *tr, h.now())
+	w.Header().Set("Content-Type", "text/calendar; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+	return nil
+}

@@ -1,0 +1,120 @@
+package calendar
+
+import (
+	"encoding/xml"
+	"sort"
+)
+
+func namesOf(names []xml.Name) []propReq {
+	props := make([]propReq, len(names))
+	for i, n := range names {
+		props[i] = propReq{name: n}
+	}
+	return props
+}
+
+// resourceOf loads what the request URL names; a calendar or object that
+// does not exist is ErrNotFound.
+func (h *Handler) resourceOf(r *request) (*resource, error) { return h.resourceAt(r, r.target) }
+
+// resourceAt loads the resource t names, which must be the user's own.
+func (h *Handler) resourceAt(r *request, t target) (*resource, error) {
+	res := &resource{kind: t.kind, href: h.hrefs.of(t), user: r.user}
+	switch t.kind {
+	case kindCalendar:
+		c, err := h.store.Calendar(r.Context(), t.user, t.calendar)
+		if err != nil {
+			return nil, err
+		}
+		res.cal = &c
+	case kindObject:
+		c, err := h.store.Calendar(r.Context(), t.user, t.calendar)
+		if err != nil {
+			return nil, err
+		}
+		o, err := h.store.Object(r.Context(), c.ID, t.object)
+		if err != nil {
+			return nil, err
+		}
+		res.cal, res.obj, res.info = &c, &o, infoOf(&o)
+	}
+	return res, nil
+}
+
+func infoOf(o *Object) ObjectInfo {
+	return ObjectInfo{Name: o.Name, UID: o.UID, ETag: o.ETag, Size: o.Size, Modified: o.Modified}
+}
+
+// objectBatch bounds how many objects one store call loads.
+const objectBatch = 200
+
+// children lists the members of a collection for Depth: 1; withData loads
+// the objects' data too.
+func (h *Handler) children(r *request, self *resource, withData bool) ([]*resource, error) {
+	u, hr := r.user, h.hrefs
+	switch self.kind {
+	case kindRoot:
+		return []*resource{
+			{kind: kindPrincipals, href: hr.principals(), user: u},
+			{kind: kindCalendars, href: hr.calendars(), user: u},
+		}, nil
+	case kindPrincipals:
+		return []*resource{{kind: kindPrincipal, href: hr.principal(u.Name), user: u}}, nil
+	case kindCalendars:
+		return []*resource{{kind: kindHome, href: hr.home(u.Name), user: u}}, nil
+	case kindHome:
+		cals, err := h.store.Calendars(r.Context(), u.Name)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]*resource, len(cals))
+		for i := range cals {
+			out[i] = &resource{kind: kindCalendar, href: hr.calendar(u.Name, cals[i].Name), user: u, cal: &cals[i]}
+		}
+		return out, nil
+	case kindCalendar:
+		return h.objectResources(r, self.cal, withData)
+	}
+	return nil, nil
+}
+
+func (h *Handler) objectResources(r *request, c *Calendar, withData bool) ([]*resource, error) {
+	infos, err := h.store.ObjectInfos(r.Context(), c.ID)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(infos, func(i, j int) bool { return infos[i].Name < infos[j].Name })
+	out := make([]*resource, len(infos))
+	byName := make(map[string]*resource, len(infos))
+	for i, info := range infos {
+		out[i] = &resource{kind: kindObject, href: h.hrefs.object(c.Owner, c.Name, info.Name), user: r.user, cal: c, info: info}
+		byName[info.Name] = out[i]
+	}
+	if !withData {
+		return out, nil
+	}
+	for start := 0; start < len(infos); start += objectBatch {
+		end := min(start+objectBatch, len(infos))
+		names := make([]string, 0, end-start)
+		for _, info := range infos[start:end] {
+			names = append(names, info.Name)
+		}
+		objs, err := h.store.Objects(r.Context(), c.ID, names)
+		if err != nil {
+			return nil, err
+		}
+		for i := range objs {
+			if res := byName[objs[i].Name]; res != nil {
+				res.obj, res.info = &objs[i], infoOf(&objs[i])
+			}
+		}
+	}
+	// An object deleted between the listing and the load is left out.
+	kept := out[:0]
+	for _, res := range out {
+		if res.obj != nil {
+			kept = append(kept, res)
+		}
+	}
+	return kept, nil
+}
