@@ -34,6 +34,10 @@ type Config struct {
 	// MaxRequestBody caps every request body (XML and iCalendar); larger
 	// bodies get 413. 0 means 10 MiB.
 	MaxRequestBody int64
+	// ParseCache is how many parsed objects are kept between requests
+	// (a month view parses each object it returns once, not each time);
+	// 0 means 8192, negative turns the cache off.
+	ParseCache int
 }
 
 // Directory finds users by name, for telling "no such user" (404) from
@@ -60,6 +64,8 @@ type Handler struct {
 	log   *slog.Logger
 	now   func() time.Time
 	hrefs hrefs
+	// parsed caches parsed objects across requests.
+	parsed *parseCache
 }
 
 // NewHandler returns a CalDAV handler.
@@ -87,6 +93,12 @@ func NewHandler(cfg Config, opts Options) *Handler {
 		log:   opts.Logger,
 		now:   opts.Now,
 		hrefs: hrefs{prefix: cfg.Prefix},
+	}
+	switch {
+	case cfg.ParseCache == 0:
+		h.parsed = newParseCache(8192)
+	case cfg.ParseCache > 0:
+		h.parsed = newParseCache(cfg.ParseCache)
 	}
 	if h.log == nil {
 		h.log = slog.Default()

@@ -20,6 +20,8 @@ type resource struct {
 	cal  *Calendar
 	info ObjectInfo // objects: always set
 	obj  *Object    // objects: set when the data was loaded
+	// parsed is obj's data parsed, when the caller already has it.
+	parsed *ical.Object
 }
 
 // propReq is one property asked for; data is set for a CALDAV:calendar-data
@@ -284,10 +286,13 @@ func (pc *propCtx) calendarData(res *resource, dr *ical.DataRequest) []byte {
 	if dr == nil || (dr.Comp == nil && dr.Expand == nil && dr.LimitRecurrenceSet == nil && dr.LimitFreeBusySet == nil) {
 		return res.obj.Data
 	}
-	o, err := ical.Parse(res.obj.Data)
-	if err != nil {
-		pc.r.log.WarnContext(pc.r.Context(), "stored object does not parse; returned as stored", "object", res.href, "err", err)
-		return res.obj.Data
+	o := res.parsed
+	if o == nil {
+		var err error
+		if o, err = pc.h.parsed.parse(res.obj); err != nil {
+			pc.r.log.WarnContext(pc.r.Context(), "stored object does not parse; returned as stored", "object", res.href, "err", err)
+			return res.obj.Data
+		}
 	}
 	out, err := ical.Render(o, res.obj.Data, *dr, pc.floating(res.cal))
 	if err != nil {

@@ -3,7 +3,10 @@ package calendar
 import (
 	"errors"
 	"net/http"
+	"runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/salonhq/salon/calendar/ical"
@@ -183,27 +186,53 @@ func (h *Handler) calendarQuery(w http.ResponseWriter, r *request, root *node) e
 	}
 	sort.Slice(candidates, func(i, j int) bool { return candidates[i].Name < candidates[j].Name })
 
+	// Matching and rendering are independent per object: spread them over
+	// the cores, keep the answer in name order.
+	parts := make([]string, len(candidates))
+	var (
+		next      atomic.Int64
+		collation atomic.Pointer[error]
+		wg        sync.WaitGroup
+	)
+	workers := min(runtime.GOMAXPROCS(0), 1+len(candidates)/32)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wpc := h.newPropCtx(r)
+			for i := int(next.Add(1) - 1); i < len(candidates); i = int(next.Add(1) - 1) {
+				o := &candidates[i]
+				parsed, err := h.parsed.parse(o)
+				if err != nil {
+					r.log.WarnContext(r.Context(), "stored object does not parse; left out of calendar-query", "object", o.Name, "err", err)
+					continue
+				}
+				ok, err := ical.Match(parsed, filter, floating)
+				if errors.Is(err, ical.ErrUnsupportedCollation) {
+					collation.Store(&err)
+					return
+				}
+				if err != nil {
+					r.log.WarnContext(r.Context(), "cannot evaluate filter; object left out", "object", o.Name, "err", err)
+					continue
+				}
+				if !ok {
+					continue
+				}
+				res := &resource{kind: kindObject, href: h.hrefs.object(c.Owner, c.Name, o.Name), user: r.user, cal: &c, obj: o, info: infoOf(o), parsed: parsed}
+				part := &multistatus{}
+				describeIn(part, wpc, res, props, names)
+				parts[i] = part.b.String()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := collation.Load(); err != nil {
+		return errCond(http.StatusForbidden, nsCalDAV, "supported-collation", (*err).Error())
+	}
 	ms := newMultistatus()
-	for i := range candidates {
-		o := &candidates[i]
-		parsed, err := ical.Parse(o.Data)
-		if err != nil {
-			r.log.WarnContext(r.Context(), "stored object does not parse; left out of calendar-query", "object", o.Name, "err", err)
-			continue
-		}
-		ok, err := ical.Match(parsed, filter, floating)
-		if errors.Is(err, ical.ErrUnsupportedCollation) {
-			return errCond(http.StatusForbidden, nsCalDAV, "supported-collation", err.Error())
-		}
-		if err != nil {
-			r.log.WarnContext(r.Context(), "cannot evaluate filter; object left out", "object", o.Name, "err", err)
-			continue
-		}
-		if !ok {
-			continue
-		}
-		res := &resource{kind: kindObject, href: h.hrefs.object(c.Owner, c.Name, o.Name), user: r.user, cal: &c, obj: o, info: infoOf(o)}
-		describeIn(ms, pc, res, props, names)
+	for _, p := range parts {
+		ms.b.WriteString(p)
 	}
 	ms.write(w)
 	return nil
@@ -249,7 +278,7 @@ func (h *Handler) freeBusyQuery(w http.ResponseWriter, r *request, root *node) e
 	}
 	parsed := make([]*ical.Object, 0, len(objs))
 	for i := range objs {
-		o, err := ical.Parse(objs[i].Data)
+		o, err := h.parsed.parse(&objs[i])
 		if err != nil {
 			r.log.WarnContext(r.Context(), "stored object does not parse; left out of free-busy", "object", objs[i].Name, "err", err)
 			continue

@@ -9,8 +9,9 @@ import (
 )
 
 // Changes returns what changed in the calendar after token, one entry per
-// object name (its latest change, oldest first), and the current token.
-// Token 0 asks for everything: each object comes back as a change. A token
+// object name (its latest change, in token order), and the current token.
+// Token 0 asks for everything: each object comes back as a change, by
+// name. A token
 // the calendar never issued (another calendar's, one from the future) or
 // one older than the log keeps is calendar.ErrTokenGone (RFC 6578 §3.7
 // valid-sync-token); a missing calendar is calendar.ErrNotFound.

@@ -64,8 +64,7 @@ var _ calendar.Store = (*Store)(nil)
 //go:embed migrations
 var migrations embed.FS
 
-// New returns a Store on d. Call Migrate before using it, and Close when
-// done with it.
+// New returns a Store on d. Call Migrate before using it.
 func New(d *db.DB, opts Options) *Store {
 	s := &Store{
 		db:       d,
