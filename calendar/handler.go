@@ -35,8 +35,9 @@ type Config struct {
 	// bodies get 413. 0 means 10 MiB.
 	MaxRequestBody int64
 	// ParseCache is how many parsed objects are kept between requests
-	// (a month view parses each object it returns once, not each time);
-	// 0 means 8192, negative turns the cache off.
+	// (a month view parses each object it returns once, not each time),
+	// with up to 8 KiB per object of rendered REPORT responses beside them;
+	// 0 means 8192 objects and 64 MiB, negative turns the caches off.
 	ParseCache int
 }
 
@@ -64,8 +65,10 @@ type Handler struct {
 	log   *slog.Logger
 	now   func() time.Time
 	hrefs hrefs
-	// parsed caches parsed objects across requests.
-	parsed *parseCache
+	// parsed caches parsed objects across requests; fragments caches the
+	// DAV:response of one object version to one kind of REPORT.
+	parsed    *parseCache
+	fragments *lru[string]
 }
 
 // NewHandler returns a CalDAV handler.
@@ -97,8 +100,10 @@ func NewHandler(cfg Config, opts Options) *Handler {
 	switch {
 	case cfg.ParseCache == 0:
 		h.parsed = newParseCache(8192)
+		h.fragments = newLRU(64<<20, func(s string) int { return len(s) })
 	case cfg.ParseCache > 0:
 		h.parsed = newParseCache(cfg.ParseCache)
+		h.fragments = newLRU(cfg.ParseCache*8<<10, func(s string) int { return len(s) })
 	}
 	if h.log == nil {
 		h.log = slog.Default()

@@ -1,10 +1,13 @@
 package calendar
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -178,9 +181,11 @@ func (h *Handler) calendarQuery(w http.ResponseWriter, r *request, root *node) e
 			return err
 		}
 		candidates = []Object{o}
-	} else {
+	}
+	fingerprint := requestFingerprint(props, names, floating)
+	if r.target.kind != kindObject {
 		comp, start, end := narrowing(filter)
-		if candidates, err = h.store.ObjectsInRange(r.Context(), c.ID, comp, start, end); err != nil {
+		if candidates, err = h.rangeWithData(r, c.ID, comp, start, end, fingerprint); err != nil {
 			return err
 		}
 	}
@@ -202,6 +207,15 @@ func (h *Handler) calendarQuery(w http.ResponseWriter, r *request, root *node) e
 			wpc := h.newPropCtx(r)
 			for i := int(next.Add(1) - 1); i < len(candidates); i = int(next.Add(1) - 1) {
 				o := &candidates[i]
+				if o.Data == nil && !h.cached(o, fingerprint) {
+					// Evicted since rangeWithData looked: load it now.
+					full, err := h.store.Object(r.Context(), c.ID, o.Name)
+					if err != nil {
+						r.log.WarnContext(r.Context(), "object vanished during calendar-query", "object", o.Name, "err", err)
+						continue
+					}
+					*o = full
+				}
 				parsed, err := h.parsed.parse(o)
 				if err != nil {
 					r.log.WarnContext(r.Context(), "stored object does not parse; left out of calendar-query", "object", o.Name, "err", err)
@@ -219,10 +233,19 @@ func (h *Handler) calendarQuery(w http.ResponseWriter, r *request, root *node) e
 				if !ok {
 					continue
 				}
+				// The response for one version of an object to one kind of
+				// request never changes, so month views that come back
+				// reuse it.
+				key := objectKey(o) + "|" + fingerprint
+				if frag, ok := h.fragments.get(key); ok {
+					parts[i] = frag
+					continue
+				}
 				res := &resource{kind: kindObject, href: h.hrefs.object(c.Owner, c.Name, o.Name), user: r.user, cal: &c, obj: o, info: infoOf(o), parsed: parsed}
 				part := &multistatus{}
 				describeIn(part, wpc, res, props, names)
 				parts[i] = part.b.String()
+				h.fragments.put(key, parts[i])
 			}
 		}()
 	}
@@ -292,4 +315,70 @@ func (h *Handler) freeBusyQuery(w http.ResponseWriter, r *request, root *node) e
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 	return nil
+}
+
+// requestFingerprint identifies what a REPORT asks of each object (which
+// properties, which part of the calendar data, in which floating zone), so
+// that cached responses are only reused for the same question.
+func requestFingerprint(props []propReq, names bool, floating *time.Location) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "names=%t;tz=%s", names, floating)
+	for _, p := range props {
+		b.WriteString(";" + p.name.Space + " " + p.name.Local)
+		if p.data != nil {
+			d, _ := json.Marshal(*p.data)
+			b.Write(d)
+		}
+	}
+	return b.String()
+}
+
+// cached reports whether answering fingerprint for o needs nothing but the
+// caches: its parsed form and its rendered response.
+func (h *Handler) cached(o *Object, fingerprint string) bool {
+	if h.fragments == nil {
+		return false
+	}
+	key := objectKey(o)
+	if _, ok := h.parsed.get(key); !ok {
+		return false
+	}
+	_, ok := h.fragments.get(key + "|" + fingerprint)
+	return ok
+}
+
+// rangeWithData returns the objects in the range, reading the data only of
+// those the caches cannot answer for: a month view asked again costs an
+// index scan, not thousands of rows of iCalendar.
+func (h *Handler) rangeWithData(r *request, calendarID int64, comp string, start, end time.Time, fingerprint string) ([]Object, error) {
+	if h.fragments == nil {
+		return h.store.ObjectsInRange(r.Context(), calendarID, comp, start, end)
+	}
+	heads, err := h.store.ObjectHeadsInRange(r.Context(), calendarID, comp, start, end)
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for i := range heads {
+		if !h.cached(&heads[i], fingerprint) {
+			missing = append(missing, heads[i].Name)
+		}
+	}
+	if len(missing) == 0 {
+		return heads, nil
+	}
+	full, err := h.store.Objects(r.Context(), calendarID, missing)
+	if err != nil {
+		return nil, err
+	}
+	byName := make(map[string]*Object, len(full))
+	for i := range full {
+		byName[full[i].Name] = &full[i]
+	}
+	for i := range heads {
+		if o := byName[heads[i].Name]; o != nil {
+			heads[i] = *o // the newest version, even if it changed meanwhile
+		}
+	}
+	return heads, nil
 }

@@ -102,6 +102,8 @@ type Store interface {
 	// [Start, End) bounds overlap [start, end); zero start or end means
 	// unbounded. comp "" means every type.
 	ObjectsInRange(ctx context.Context, calendarID int64, comp string, start, end time.Time) ([]Object, error)
+	// ObjectHeadsInRange is ObjectsInRange with Data left nil.
+	ObjectHeadsInRange(ctx context.Context, calendarID int64, comp string, start, end time.Time) ([]Object, error)
 	// PutObject creates or replaces o (by CalendarID and Name) and returns
 	// the new ETag and whether it was created.
 	PutObject(ctx context.Context, o *Object, pre Precondition) (etag string, created bool, err error)

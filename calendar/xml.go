@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 )
 
 // XML namespaces salon speaks, and the prefixes it writes them with.
@@ -276,10 +277,76 @@ func foreignClose(n xml.Name) string {
 	return "</X:" + n.Local + ">"
 }
 
+// escapeText escapes s for XML text and attribute values. It is on the hot
+// path of every REPORT (calendar-data is mostly text), so it copies runs of
+// ordinary bytes at once. CR is escaped so that iCalendar's CRLF survives
+// XML line-end normalisation; characters XML cannot carry (C0 controls,
+// invalid UTF-8, U+FFFE/U+FFFF) become U+FFFD, as encoding/xml does.
 func escapeText(s string) string {
-	var b bytes.Buffer
-	_ = xml.EscapeText(&b, []byte(s))
+	i := 0
+	for i < len(s) && plainXMLByte(s[i]) {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + len(s)/8)
+	b.WriteString(s[:i])
+	for i < len(s) {
+		start := i
+		for i < len(s) && plainXMLByte(s[i]) {
+			i++
+		}
+		b.WriteString(s[start:i])
+		if i == len(s) {
+			break
+		}
+		c := s[i]
+		switch {
+		case c == '&':
+			b.WriteString("&amp;")
+		case c == '<':
+			b.WriteString("&lt;")
+		case c == '>':
+			b.WriteString("&gt;")
+		case c == '"':
+			b.WriteString("&#34;")
+		case c == '\'':
+			b.WriteString("&#39;")
+		case c == '\r':
+			b.WriteString("&#xD;")
+		case c < 0x80:
+			b.WriteString("\uFFFD") // a C0 control XML 1.0 cannot carry
+		default:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if (r == utf8.RuneError && size == 1) || !xmlChar(r) {
+				b.WriteString("\uFFFD")
+			} else {
+				b.WriteString(s[i : i+size])
+			}
+			i += size
+			continue
+		}
+		i++
+	}
 	return b.String()
+}
+
+// plainXMLByte reports ASCII bytes that stand for themselves in XML text.
+func plainXMLByte(c byte) bool {
+	switch c {
+	case '&', '<', '>', '"', '\'', '\r':
+		return false
+	case '\n', '\t':
+		return true
+	}
+	return c >= 0x20 && c < 0x80
+}
+
+// xmlChar reports whether XML 1.0 allows r (above ASCII).
+func xmlChar(r rune) bool {
+	return r <= 0xD7FF || (r >= 0xE000 && r <= 0xFFFD) || (r >= 0x10000 && r <= 0x10FFFF)
 }
 
 func escapeAttr(s string) string { return escapeText(s) }

@@ -1,6 +1,8 @@
 package calendar
 
 import (
+	"bytes"
+	"encoding/xml"
 	"errors"
 	"strings"
 	"testing"
@@ -146,6 +148,51 @@ func FuzzRequestBodies(f *testing.F) {
 			if _, err := parseXML(strings.NewReader(`<X:p xmlns:X="urn:x">` + op.prop.innerXML() + `</X:p>`)); err != nil {
 				t.Fatalf("dead property %q does not parse back: %v", op.prop.innerXML(), err)
 			}
+		}
+	})
+}
+
+func TestEscapeTextMatchesEncodingXML(t *testing.T) {
+	for _, s := range []string{
+		"", "plain", "BEGIN:VCALENDAR\r\nSUMMARY:a & b <c> \"d\" 'e'\r\n", "tab\there", "ctl\x01\x1f",
+		"é ü 日本 🎉", "bad \xff utf8", "\uFFFE", "\U0010FFFF", "a\r\nb",
+	} {
+		got := escapeText(s)
+		var want bytes.Buffer
+		_ = xml.EscapeText(&want, []byte(s))
+		// encoding/xml also escapes \n and \t; both read back the same.
+		var a, b struct {
+			V string `xml:",chardata"`
+		}
+		if err := xml.Unmarshal([]byte("<x>"+got+"</x>"), &a); err != nil {
+			t.Fatalf("escapeText(%q) = %q is not XML: %v", s, got, err)
+		}
+		if err := xml.Unmarshal([]byte("<x>"+want.String()+"</x>"), &b); err != nil {
+			t.Fatal(err)
+		}
+		if a.V != b.V {
+			t.Errorf("escapeText(%q) reads back %q, encoding/xml's %q", s, a.V, b.V)
+		}
+	}
+}
+
+func FuzzEscapeText(f *testing.F) {
+	f.Add("BEGIN:VCALENDAR\r\n&<>\"'\x00\xff")
+	f.Fuzz(func(t *testing.T, s string) {
+		got := escapeText(s)
+		var want bytes.Buffer
+		_ = xml.EscapeText(&want, []byte(s))
+		var a, b struct {
+			V string `xml:",chardata"`
+		}
+		if err := xml.Unmarshal([]byte("<x>"+got+"</x>"), &a); err != nil {
+			t.Fatalf("escapeText(%q) = %q is not XML: %v", s, got, err)
+		}
+		if err := xml.Unmarshal([]byte("<x>"+want.String()+"</x>"), &b); err != nil {
+			return
+		}
+		if a.V != b.V {
+			t.Fatalf("escapeText(%q) reads back %q, encoding/xml's %q", s, a.V, b.V)
 		}
 	})
 }

@@ -51,7 +51,9 @@ func run() error {
 	flag.IntVar(&b.events, "events", 10000, "events to put in the calendar")
 	flag.IntVar(&b.workers, "workers", 4, "concurrent clients")
 	flag.DurationVar(&b.mixedTime, "mixed", 20*time.Second, "duration of the mixed load")
+	years := flag.Int("years", 5, "years the events spread over")
 	flag.Parse()
+	spanDays = max(31, *years*365)
 	if b.home == "" || !strings.HasSuffix(b.home, "/") {
 		return errors.New("-home must be a calendar home URL ending in /")
 	}
@@ -61,7 +63,7 @@ func run() error {
 	}
 	defer b.do("DELETE", b.cal, "", nil) //nolint:errcheck
 
-	res := []string{fmt.Sprintf("%s, %d events, %d clients", *name, b.events, b.workers)}
+	res := []string{fmt.Sprintf("%s, %d events over %d years, %d clients", *name, b.events, *years, b.workers)}
 	putRate, p50, p99, err := b.fill()
 	if err != nil {
 		return err
@@ -128,11 +130,18 @@ func (b *bench) expect(method, url, body string, hdr map[string]string, want ...
 	return nil
 }
 
-// event makes the i-th event of a realistic mix over 2027: most are single
-// meetings, some weekly series with exceptions, some all-day, some with
-// attendees.
+// spanDays is how many days the events spread over (set from -years).
+var spanDays = 5 * 365
+
+// firstDay is the day the calendar starts.
+var firstDay = time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// event makes the i-th event of a realistic mix spread evenly over the
+// span (10,000 events over five years is about five a day): most are single
+// meetings, 15 % weekly series of 20 with an exception, 10 % all-day, 15 %
+// with attendees.
 func event(i int) string {
-	day := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i%365)
+	day := firstDay.AddDate(0, 0, i%spanDays)
 	start := day.Add(time.Duration(8+i%10) * time.Hour)
 	uid := fmt.Sprintf("bench-%d@davbench", i)
 	var body strings.Builder
@@ -305,8 +314,12 @@ func (b *bench) syncDelta() (time.Duration, error) {
 	return pct(lat, 0.5), nil
 }
 
+// months is how many whole months the span covers.
+func months() int { return spanDays / 31 }
+
+// monthQuery asks for the month-th month of the span, expanded.
 func monthQuery(month int) string {
-	start := time.Date(2027, time.Month(month), 1, 0, 0, 0, 0, time.UTC)
+	start := firstDay.AddDate(0, month, 0)
 	end := start.AddDate(0, 1, 0)
 	s, e := start.Format("20060102T150405Z"), end.Format("20060102T150405Z")
 	return `<?xml version="1.0"?><c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><d:getetag/><c:calendar-data><c:expand start="` +
@@ -333,7 +346,7 @@ func (b *bench) monthViews(n int) (time.Duration, int, error) {
 	objs := 0
 	for i := 0; i < n; i++ {
 		t0 := time.Now()
-		got, err := b.monthView(1 + i%12)
+		got, err := b.monthView(i % months())
 		if err != nil {
 			return 0, 0, err
 		}
@@ -360,7 +373,7 @@ func (b *bench) mixed() (float64, time.Duration, error) {
 				t0 := time.Now()
 				var err error
 				if rng.IntN(10) < 8 {
-					_, err = b.monthView(1 + rng.IntN(12))
+					_, err = b.monthView(rng.IntN(months()))
 				} else {
 					i := rng.IntN(b.events)
 					url := fmt.Sprintf("%sev-%d.ics", b.cal, i)

@@ -103,8 +103,21 @@ func (s *Store) Objects(ctx context.Context, calendarID int64, names []string) (
 // overlaps a range that contains it, as RFC 4791 §9.9 has it. The result
 // is a superset for the caller's filter to refine, in no particular order.
 func (s *Store) ObjectsInRange(ctx context.Context, calendarID int64, comp string, start, end time.Time) ([]calendar.Object, error) {
+	return s.objectsInRange(ctx, calendarID, comp, start, end, objectColumns)
+}
+
+// ObjectHeadsInRange is ObjectsInRange without the data: a caller that has
+// the objects it needs cached by ETag saves reading them.
+func (s *Store) ObjectHeadsInRange(ctx context.Context, calendarID int64, comp string, start, end time.Time) ([]calendar.Object, error) {
+	return s.objectsInRange(ctx, calendarID, comp, start, end, headColumns)
+}
+
+// headColumns select objectColumns with NULL for the data.
+const headColumns = `calendar_id, name, uid, component, etag, NULL, size, start_utc, end_utc, modified`
+
+func (s *Store) objectsInRange(ctx context.Context, calendarID int64, comp string, start, end time.Time, columns string) ([]calendar.Object, error) {
 	var q strings.Builder
-	q.WriteString(`SELECT ` + objectColumns + ` FROM objects WHERE calendar_id = ?`)
+	q.WriteString(`SELECT ` + columns + ` FROM objects WHERE calendar_id = ?`)
 	args := []any{calendarID}
 	if comp != "" {
 		q.WriteString(` AND component = ?`)
@@ -118,7 +131,8 @@ func (s *Store) ObjectsInRange(ctx context.Context, calendarID int64, comp strin
 		q.WriteString(` AND (end_utc IS NULL OR end_utc > ? OR start_utc = ?)`)
 		args = append(args, micros(start), micros(start))
 	}
-	// One of eight query texts, depending on which bounds are given.
+	// One of sixteen query texts, depending on the columns and which
+	// bounds are given.
 	rows, err := s.query(ctx, nil, q.String(), args...)
 	var list []calendar.Object
 	if err == nil {

@@ -304,6 +304,22 @@ func testRange(t *testing.T, newStore func(*testing.T, Options) *Store) {
 		if got := names(list); !slices.Equal(got, tt.want) && !(len(got) == 0 && len(tt.want) == 0) {
 			t.Errorf("ObjectsInRange(%q, %v, %v) = %v, want %v", tt.comp, tt.start, tt.end, got, tt.want)
 		}
+		heads, err := s.ObjectHeadsInRange(ctx, c.ID, tt.comp, tt.start, tt.end)
+		if err != nil {
+			t.Errorf("ObjectHeadsInRange(%q, %v, %v): %v", tt.comp, tt.start, tt.end, err)
+			continue
+		}
+		if len(heads) != len(list) {
+			t.Errorf("ObjectHeadsInRange(%q, %v, %v) has %d objects, ObjectsInRange %d", tt.comp, tt.start, tt.end, len(heads), len(list))
+			continue
+		}
+		for i := range heads {
+			want := list[i]
+			want.Data = nil
+			if heads[i].Data != nil || !reflect.DeepEqual(heads[i], want) {
+				t.Errorf("head %+v, want %+v without data", heads[i], want)
+			}
+		}
 	}
 	list, err := s.ObjectsInRange(ctx, c.ID, "VJOURNAL", time.Time{}, time.Time{})
 	if err != nil || len(list) != 1 || string(list[0].Data) != "march-journal" || list[0].ETag == "" {
