@@ -106,11 +106,11 @@ func seed(tb testing.TB, s *Store, calendarID int64, n int) map[string]string {
 				token := tokens[o.Name]
 				etags[o.Name] = makeETag(token, o.Data)
 				args = append(args, calendarID, o.Name, o.UID, o.Component, etags[o.Name], token,
-					o.Data, len(o.Data), micros(o.Start), end, now)
+					o.Data, len(o.Data), micros(o.Start), end, isShort(o), now)
 			}
 			if _, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO objects
-				(calendar_id, name, uid, component, etag, token, data, size, start_utc, end_utc, modified) VALUES `+
-				strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", len(batch))[2:]), args...); err != nil {
+				(calendar_id, name, uid, component, etag, token, data, size, start_utc, end_utc, short_span, modified) VALUES `+
+				strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", len(batch))[2:]), args...); err != nil {
 				return err
 			}
 		}

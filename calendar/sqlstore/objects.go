@@ -115,24 +115,58 @@ func (s *Store) ObjectHeadsInRange(ctx context.Context, calendarID int64, comp s
 // headColumns select objectColumns with NULL for the data.
 const headColumns = `calendar_id, name, uid, component, etag, NULL, size, start_utc, end_utc, modified`
 
+// shortSpan is how long an object's instances may spread for it to count
+// as short (see migration 0002).
+const shortSpan = 7 * 24 * time.Hour
+
+// isShort says whether the object's instances all lie within shortSpan of
+// its start.
+func isShort(o *calendar.Object) int {
+	if o.Start.IsZero() || o.End.IsZero() || o.End.Sub(o.Start) > shortSpan {
+		return 0
+	}
+	return 1
+}
+
 func (s *Store) objectsInRange(ctx context.Context, calendarID int64, comp string, start, end time.Time, columns string) ([]calendar.Object, error) {
 	var q strings.Builder
-	q.WriteString(`SELECT ` + columns + ` FROM objects WHERE calendar_id = ?`)
-	args := []any{calendarID}
-	if comp != "" {
-		q.WriteString(` AND component = ?`)
-		args = append(args, comp)
+	var args []any
+	// branch appends one SELECT; short restricts it to short objects,
+	// which overlap the range only if they start at most shortSpan before
+	// it.
+	branch := func(short int) {
+		q.WriteString(`SELECT ` + columns + ` FROM objects WHERE calendar_id = ?`)
+		args = append(args, calendarID)
+		if short >= 0 {
+			q.WriteString(` AND short_span = ?`)
+			args = append(args, short)
+		}
+		if comp != "" {
+			q.WriteString(` AND component = ?`)
+			args = append(args, comp)
+		}
+		if short == 1 {
+			q.WriteString(` AND start_utc >= ?`)
+			args = append(args, micros(start.Add(-shortSpan)))
+		}
+		if !end.IsZero() {
+			q.WriteString(` AND start_utc < ?`)
+			args = append(args, micros(end))
+		}
+		if !start.IsZero() {
+			q.WriteString(` AND (end_utc IS NULL OR end_utc > ? OR start_utc = ?)`)
+			args = append(args, micros(start), micros(start))
+		}
 	}
-	if !end.IsZero() {
-		q.WriteString(` AND start_utc < ?`)
-		args = append(args, micros(end))
+	if start.IsZero() {
+		branch(-1)
+	} else {
+		branch(1)
+		q.WriteString(` UNION ALL `)
+		branch(0)
 	}
-	if !start.IsZero() {
-		q.WriteString(` AND (end_utc IS NULL OR end_utc > ? OR start_utc = ?)`)
-		args = append(args, micros(start), micros(start))
-	}
-	// One of sixteen query texts, depending on the columns and which
-	// bounds are given.
+	// One of a few dozen query texts, depending on the columns, the
+	// component and which bounds are given.
 	rows, err := s.query(ctx, nil, q.String(), args...)
 	var list []calendar.Object
 	if err == nil {
@@ -230,15 +264,15 @@ func (s *Store) PutObject(ctx context.Context, o *calendar.Object, pre calendar.
 		}
 		if created {
 			_, err = s.exec(ctx, tx,
-				`INSERT INTO objects (calendar_id, name, uid, component, etag, token, data, size, start_utc, end_utc, modified)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				o.CalendarID, o.Name, o.UID, o.Component, etag, token, data, len(data), micros(o.Start), end, micros(now))
+				`INSERT INTO objects (calendar_id, name, uid, component, etag, token, data, size, start_utc, end_utc, short_span, modified)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				o.CalendarID, o.Name, o.UID, o.Component, etag, token, data, len(data), micros(o.Start), end, isShort(o), micros(now))
 		} else {
 			_, err = s.exec(ctx, tx,
 				`UPDATE objects SET uid = ?, component = ?, etag = ?, token = ?, data = ?, size = ?,
-					start_utc = ?, end_utc = ?, modified = ?
+					start_utc = ?, end_utc = ?, short_span = ?, modified = ?
 				WHERE calendar_id = ? AND name = ?`,
-				o.UID, o.Component, etag, token, data, len(data), micros(o.Start), end, micros(now),
+				o.UID, o.Component, etag, token, data, len(data), micros(o.Start), end, isShort(o), micros(now),
 				o.CalendarID, o.Name)
 		}
 		return err
