@@ -1,6 +1,8 @@
 package calendar
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -330,7 +332,10 @@ func requestFingerprint(props []propReq, names bool, floating *time.Location) st
 			b.Write(d)
 		}
 	}
-	return b.String()
+	// A digest keeps the cache keys short: they are hashed and compared
+	// for every object of every query.
+	sum := sha256.Sum256([]byte(b.String()))
+	return hex.EncodeToString(sum[:16])
 }
 
 // cached reports whether answering fingerprint for o needs nothing but the

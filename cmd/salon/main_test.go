@@ -182,6 +182,15 @@ func TestServeLifecycle(t *testing.T) {
 			t.Errorf("GET %s has no CSP header", path)
 		}
 	}
+	req, _ := http.NewRequest(http.MethodOptions, base+"/dav/", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("DAV"), "calendar-access") {
+		t.Errorf("OPTIONS /dav/ without credentials = %d, DAV %q", resp.StatusCode, resp.Header.Get("DAV"))
+	}
 	if err := stop(); err != nil {
 		t.Fatalf("graceful stop: %v", err)
 	}

@@ -125,8 +125,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	mux := http.NewServeMux()
 	mux.Handle("/ws", sig)
 	davAuth := auth.BasicAuth(users, "salon", log, dav)
-	mux.Handle("/dav/", davAuth)
-	mux.Handle("/dav", davAuth)
+	// OPTIONS tells a client what salon speaks before it signs in; it
+	// reads nothing of anyone's.
+	davOrOptions := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions {
+			dav.ServeHTTP(w, r)
+			return
+		}
+		davAuth.ServeHTTP(w, r)
+	})
+	mux.Handle("/dav/", davOrOptions)
+	mux.Handle("/dav", davOrOptions)
 	mux.Handle("/.well-known/caldav", auth.BasicAuth(users, "salon", log, dav.WellKnown()))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
