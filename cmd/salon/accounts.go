@@ -32,15 +32,38 @@ func provisionUser(ctx context.Context, store calendar.Store, u auth.User) error
 	return nil
 }
 
-// cliUserHooks plugs calendar provisioning into `salon user add`.
+// cliUserHooks plugs calendars into `salon user add` (a default calendar)
+// and `salon user delete` (their calendars go with them).
 func cliUserHooks() userHooks {
-	return userHooks{afterCreate: func(ctx context.Context, d *db.DB, u auth.User) error {
+	open := func(ctx context.Context, d *db.DB) (*sqlstore.Store, error) {
 		store := sqlstore.New(d, sqlstore.Options{})
-		if err := store.Migrate(ctx); err != nil {
-			return err
-		}
-		return provisionUser(ctx, store, u)
-	}}
+		return store, store.Migrate(ctx)
+	}
+	return userHooks{
+		afterCreate: func(ctx context.Context, d *db.DB, u auth.User) error {
+			store, err := open(ctx, d)
+			if err != nil {
+				return err
+			}
+			return provisionUser(ctx, store, u)
+		},
+		afterDelete: func(ctx context.Context, d *db.DB, name string) error {
+			store, err := open(ctx, d)
+			if err != nil {
+				return err
+			}
+			cals, err := store.Calendars(ctx, name)
+			if err != nil {
+				return err
+			}
+			for _, c := range cals {
+				if err := store.DeleteCalendar(ctx, name, c.Name); err != nil && !errors.Is(err, calendar.ErrNotFound) {
+					return err
+				}
+			}
+			return nil
+		},
+	}
 }
 
 // ensureAdmin creates the first account on a fresh installation and prints

@@ -43,6 +43,9 @@ type userHooks struct {
 	// default calendar. When it fails the user is deleted again and add
 	// fails, so that no half-made account is left.
 	afterCreate func(ctx context.Context, d *db.DB, u auth.User) error
+	// afterDelete runs once a user is deleted, to remove what they owned,
+	// so that a later account with the same name starts empty.
+	afterDelete func(ctx context.Context, d *db.DB, name string) error
 }
 
 // userCmd is one run of `salon user …`: where the database is, and the
@@ -306,7 +309,12 @@ func (c *userCmd) delete(ctx context.Context, args []string) error {
 	if err := users.Delete(ctx, name); err != nil {
 		return explain(err, name, "")
 	}
-	fmt.Fprintf(c.stdout, "Deleted user %s.\n", name)
+	if c.hooks.afterDelete != nil {
+		if err := c.hooks.afterDelete(ctx, d, name); err != nil {
+			return fmt.Errorf("deleted user %s, but not everything they owned: %w; run the command again", name, err)
+		}
+	}
+	fmt.Fprintf(c.stdout, "Deleted user %s and their calendars.\n", name)
 	return nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/salonhq/salon/calendar"
+	"github.com/salonhq/salon/calendar/sqlstore"
 	"io"
 	"os"
 	"path/filepath"
@@ -105,7 +107,7 @@ func TestUserCommands(t *testing.T) {
 	checkSignIn(t, "", dir, "bob", m2[1], nil)
 
 	out = mustRun(t, nil, nil, cmd("delete", "bob")...)
-	if out != "Deleted user bob.\n" {
+	if out != "Deleted user bob and their calendars.\n" {
 		t.Errorf("delete printed %q", out)
 	}
 	out = mustRun(t, nil, nil, cmd("list")...)
@@ -281,5 +283,38 @@ func TestUserAfterCreateHook(t *testing.T) {
 	hooks.afterCreate = nil
 	if err := add("broken"); err != nil {
 		t.Errorf("adding again: %v", err)
+	}
+}
+
+// TestDeletedUsersCalendarsGo: a new account that reuses a deleted user's
+// name starts with a fresh default calendar, never the old one's events.
+func TestDeletedUsersCalendarsGo(t *testing.T) {
+	dir := t.TempDir()
+	cmd := func(args ...string) []string { return append([]string{"user"}, append(args, "--data", dir)...) }
+	mustRun(t, nil, strings.NewReader("old bob password\n"), cmd("add", "bob", "--email", "bob@example.org")...)
+
+	ctx := context.Background()
+	d, err := db.Open(ctx, "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	store := sqlstore.New(d, sqlstore.Options{})
+	cals, err := store.Calendars(ctx, "bob")
+	if err != nil || len(cals) != 1 || cals[0].Name != "default" {
+		t.Fatalf("a new user's calendars: %+v, %v", cals, err)
+	}
+	if err := store.CreateCalendar(ctx, &calendar.Calendar{Owner: "bob", Name: "private"}); err != nil {
+		t.Fatal(err)
+	}
+
+	mustRun(t, nil, nil, cmd("delete", "bob")...)
+	if cals, err := store.Calendars(ctx, "bob"); err != nil || len(cals) != 0 {
+		t.Fatalf("calendars left after delete: %+v, %v", cals, err)
+	}
+	mustRun(t, nil, strings.NewReader("new bob password\n"), cmd("add", "bob", "--email", "bob@example.org")...)
+	cals, err = store.Calendars(ctx, "bob")
+	if err != nil || len(cals) != 1 || cals[0].Name != "default" {
+		t.Fatalf("the new bob sees %+v, %v", cals, err)
 	}
 }
