@@ -126,16 +126,10 @@ func (s *Server) addMember(roomID, name string, sess *session, log *slog.Logger)
 	if err != nil {
 		return nil, err
 	}
-	peer, err := r.Join(id, m, log)
-	if err != nil {
-		return nil, err
-	}
-	m.peer = peer
 
 	s.mu.Lock()
 	if s.shuttingDown {
 		s.mu.Unlock()
-		peer.Close()
 		return nil, errShuttingDown
 	}
 	rm := s.rooms[roomID]
@@ -157,9 +151,26 @@ func (s *Server) addMember(roomID, name string, sess *session, log *slog.Logger)
 	s.mu.Unlock()
 
 	s.metrics.participants.Inc()
+	// joined goes out before the media peer exists: joining the SFU room
+	// makes salon offer the others' tracks at once, and the client must
+	// know who it is before the first offer arrives.
 	sess.send(joinedMsg{Type: "joined", Protocol: ProtocolVersion, Self: info,
 		Resume: resumeRef{Participant: id, Secret: m.secret}, Participants: others, IceServers: []any{}})
 	broadcast(to, participantMsg{Type: "participant-joined", Participant: info})
+
+	peer, err := r.Join(id, m, log)
+	if err != nil {
+		s.removeMember(m, "closed", nil)
+		return nil, err
+	}
+	s.mu.Lock()
+	m.peer = peer
+	gone := m.gone
+	s.mu.Unlock()
+	if gone { // removed meanwhile (shutdown)
+		peer.Close()
+		return nil, errShuttingDown
+	}
 	log.Info("participant joined", "name", name, "in_room", len(others)+1)
 	return m, nil
 }
@@ -184,6 +195,7 @@ func (s *Server) resumeMember(ref resumeRef, sess *session) (*member, error) {
 	}
 	wasConnected := m.info.Connected
 	m.info.Connected = true
+	peer := m.peer
 	others := make([]Participant, 0, len(m.room.members))
 	for _, o := range m.room.members {
 		if o != m {
@@ -203,7 +215,9 @@ func (s *Server) resumeMember(ref resumeRef, sess *session) (*member, error) {
 	if !wasConnected {
 		broadcast(to, participantMsg{Type: "participant-updated", Participant: info})
 	}
-	m.peer.Resume()
+	if peer != nil {
+		peer.Resume()
+	}
 	s.metrics.resumes.Inc()
 	m.log.Info("participant resumed")
 	return m, nil
@@ -254,6 +268,7 @@ func (s *Server) removeMember(m *member, reason string, bye *byeMsg) {
 	}
 	sess := m.sess
 	m.sess = nil
+	peer := m.peer // nil while addMember is still joining the SFU room
 	to := m.othersLocked()
 	s.mu.Unlock()
 
@@ -266,7 +281,9 @@ func (s *Server) removeMember(m *member, reason string, bye *byeMsg) {
 		}
 		sess.close(code, bye.Reason)
 	}
-	m.peer.Close()
+	if peer != nil {
+		peer.Close()
+	}
 	broadcast(to, leftMsg{Type: "participant-left", ID: m.id, Reason: reason})
 	m.log.Info("participant left", "reason", reason)
 }
