@@ -176,23 +176,66 @@ func (h *Handler) calendarQuery(w http.ResponseWriter, r *request, root *node) e
 		floating = floatingZone(tzn.Text())
 	}
 
-	var candidates []Object
+	job := &queryJob{filter: filter, floating: floating, props: props, names: names,
+		fingerprint: requestFingerprint(props, names, floating)}
 	if r.target.kind == kindObject {
 		o, err := h.store.Object(r.Context(), c.ID, r.target.object)
 		if err != nil {
 			return err
 		}
-		candidates = []Object{o}
-	}
-	fingerprint := requestFingerprint(props, names, floating)
-	if r.target.kind != kindObject {
-		comp, start, end := narrowing(filter)
-		if candidates, err = h.rangeWithData(r, c.ID, comp, start, end, fingerprint); err != nil {
+		parts, err := h.matchAll(r, &c, []Object{o}, job)
+		if err != nil {
 			return err
 		}
+		writeParts(w, parts)
+		return nil
 	}
-	sort.Slice(candidates, func(i, j int) bool { return candidates[i].Name < candidates[j].Name })
+	parts, err := h.collectionQuery(r, &c, job)
+	if err != nil {
+		return err
+	}
+	writeParts(w, parts)
+	return nil
+}
 
+// queryJob is one calendar-query: what to match and what to answer.
+type queryJob struct {
+	filter      ical.CompFilter
+	floating    *time.Location
+	props       []propReq
+	names       bool
+	fingerprint string // requestFingerprint of props, names and floating
+}
+
+// writeParts writes a multistatus of the given responses.
+func writeParts(w http.ResponseWriter, parts []string) {
+	ms := newMultistatus()
+	for _, p := range parts {
+		ms.b.WriteString(p)
+	}
+	ms.write(w)
+}
+
+// matchAll answers job for each candidate, in name order; objects that do
+// not match are left out.
+func (h *Handler) matchAll(r *request, c *Calendar, candidates []Object, job *queryJob) ([]string, error) {
+	sort.Slice(candidates, func(i, j int) bool { return candidates[i].Name < candidates[j].Name })
+	parts, err := h.matchEach(r, c, candidates, job)
+	if err != nil {
+		return nil, err
+	}
+	out := parts[:0]
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// matchEach answers job for each candidate: parts[i] is candidate i's
+// DAV:response, or "" when it does not match.
+func (h *Handler) matchEach(r *request, c *Calendar, candidates []Object, job *queryJob) ([]string, error) {
 	// Matching and rendering are independent per object: spread them over
 	// the cores, keep the answer in name order.
 	parts := make([]string, len(candidates))
@@ -208,59 +251,63 @@ func (h *Handler) calendarQuery(w http.ResponseWriter, r *request, root *node) e
 			defer wg.Done()
 			wpc := h.newPropCtx(r)
 			for i := int(next.Add(1) - 1); i < len(candidates); i = int(next.Add(1) - 1) {
-				o := &candidates[i]
-				if o.Data == nil && !h.cached(o, fingerprint) {
-					// Evicted since rangeWithData looked: load it now.
-					full, err := h.store.Object(r.Context(), c.ID, o.Name)
-					if err != nil {
-						r.log.WarnContext(r.Context(), "object vanished during calendar-query", "object", o.Name, "err", err)
-						continue
-					}
-					*o = full
-				}
-				parsed, err := h.parsed.parse(o)
+				part, err := h.objectPart(r, wpc, c, &candidates[i], job)
 				if err != nil {
-					r.log.WarnContext(r.Context(), "stored object does not parse; left out of calendar-query", "object", o.Name, "err", err)
-					continue
-				}
-				ok, err := ical.Match(parsed, filter, floating)
-				if errors.Is(err, ical.ErrUnsupportedCollation) {
 					collation.Store(&err)
 					return
 				}
-				if err != nil {
-					r.log.WarnContext(r.Context(), "cannot evaluate filter; object left out", "object", o.Name, "err", err)
-					continue
-				}
-				if !ok {
-					continue
-				}
-				// The response for one version of an object to one kind of
-				// request never changes, so month views that come back
-				// reuse it.
-				key := objectKey(o) + "|" + fingerprint
-				if frag, ok := h.fragments.get(key); ok {
-					parts[i] = frag
-					continue
-				}
-				res := &resource{kind: kindObject, href: h.hrefs.object(c.Owner, c.Name, o.Name), user: r.user, cal: &c, obj: o, info: infoOf(o), parsed: parsed}
-				part := &multistatus{}
-				describeIn(part, wpc, res, props, names)
-				parts[i] = part.b.String()
-				h.fragments.put(key, parts[i])
+				parts[i] = part
 			}
 		}()
 	}
 	wg.Wait()
 	if err := collation.Load(); err != nil {
-		return errCond(http.StatusForbidden, nsCalDAV, "supported-collation", (*err).Error())
+		return nil, errCond(http.StatusForbidden, nsCalDAV, "supported-collation", (*err).Error())
 	}
-	ms := newMultistatus()
-	for _, p := range parts {
-		ms.b.WriteString(p)
+	return parts, nil
+}
+
+// objectPart returns o's DAV:response to job, or "" when o does not match.
+// The only error is ical.ErrUnsupportedCollation; other problems leave the
+// object out and are logged.
+func (h *Handler) objectPart(r *request, wpc *propCtx, c *Calendar, o *Object, job *queryJob) (string, error) {
+	if o.Data == nil && !h.cached(o, job.fingerprint) {
+		// Evicted since rangeWithData looked: load it now.
+		full, err := h.store.Object(r.Context(), c.ID, o.Name)
+		if err != nil {
+			r.log.WarnContext(r.Context(), "object vanished during calendar-query", "object", o.Name, "err", err)
+			return "", nil
+		}
+		*o = full
 	}
-	ms.write(w)
-	return nil
+	parsed, err := h.parsed.parse(o)
+	if err != nil {
+		r.log.WarnContext(r.Context(), "stored object does not parse; left out of calendar-query", "object", o.Name, "err", err)
+		return "", nil
+	}
+	ok, err := ical.Match(parsed, job.filter, job.floating)
+	if errors.Is(err, ical.ErrUnsupportedCollation) {
+		return "", err
+	}
+	if err != nil {
+		r.log.WarnContext(r.Context(), "cannot evaluate filter; object left out", "object", o.Name, "err", err)
+		return "", nil
+	}
+	if !ok {
+		return "", nil
+	}
+	// The response for one version of an object to one kind of request
+	// never changes, so month views that come back reuse it.
+	key := objectKey(o) + "|" + job.fingerprint
+	if frag, ok := h.fragments.get(key); ok {
+		return frag, nil
+	}
+	res := &resource{kind: kindObject, href: h.hrefs.object(c.Owner, c.Name, o.Name), user: r.user, cal: c, obj: o, info: infoOf(o), parsed: parsed}
+	part := &multistatus{}
+	describeIn(part, wpc, res, job.props, job.names)
+	frag := part.b.String()
+	h.fragments.put(key, frag)
+	return frag, nil
 }
 
 // narrowing picks what the store can pre-select for filter: the component
