@@ -102,11 +102,11 @@ func NewHandler(cfg Config, opts Options) *Handler {
 	case cfg.ParseCache == 0:
 		h.parsed = newParseCache(8192)
 		h.fragments = newLRU(64<<20, func(s string) int { return len(s) })
-		h.queries = newLRU(256, func(*queryResult) int { return 1 })
+		h.queries = newLRU(128, func(*queryResult) int { return 1 })
 	case cfg.ParseCache > 0:
 		h.parsed = newParseCache(cfg.ParseCache)
 		h.fragments = newLRU(cfg.ParseCache*8<<10, func(s string) int { return len(s) })
-		h.queries = newLRU(256, func(*queryResult) int { return 1 })
+		h.queries = newLRU(128, func(*queryResult) int { return 1 })
 	}
 	if h.log == nil {
 		h.log = slog.Default()

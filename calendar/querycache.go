@@ -74,8 +74,17 @@ func (h *Handler) collectionQuery(r *request, c *Calendar, job *queryJob) ([]str
 	for i, n := range names {
 		out[i] = qr.parts[n]
 	}
+	if len(qr.parts) > maxCachedAnswer {
+		// Whole-calendar queries are answered each time rather than kept:
+		// the cache holds views, not copies of calendars.
+		qr.parts, qr.ready = nil, false
+	}
 	return out, nil
 }
+
+// maxCachedAnswer bounds the objects of one kept answer (a busy month has
+// a few hundred), so that the cache of 128 answers stays small.
+const maxCachedAnswer = 1000
 
 // applyChanges brings qr up to c's token from the change log. It reports
 // false when qr must be computed afresh instead: the log no longer reaches
