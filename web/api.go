@@ -57,6 +57,12 @@ type iceServer struct {
 // the WebSocket (docs/protocol.md, "Getting in").
 func (s *Server) serveJoin(w http.ResponseWriter, r *http.Request) {
 	slug := r.PathValue("slug")
+	if !s.joinLimit.allow(r) {
+		s.metrics.joinRefused(errRateLimited)
+		w.Header().Set("Retry-After", "2")
+		s.writeError(w, r, errRateLimited)
+		return
+	}
 	name, err := s.readJoinRequest(w, r)
 	if err != nil {
 		s.metrics.joinRefused(err)

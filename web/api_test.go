@@ -278,3 +278,29 @@ func assertAPIError(t *testing.T, rec *httptest.ResponseRecorder, status int, co
 		t.Error("error without a message")
 	}
 }
+
+func TestJoinFloodFromOneAddress(t *testing.T) {
+	ts := newTestServer(t, Config{}, nil)
+	refused := 0
+	for i := 0; i < 100; i++ {
+		rec := ts.do(newJoinRequest(testSlug, `{"name": "Bot"}`, nil))
+		switch rec.Code {
+		case http.StatusOK:
+		case http.StatusTooManyRequests:
+			refused++
+			assertAPIError(t, rec, http.StatusTooManyRequests, "rate-limited")
+			if rec.Header().Get("Retry-After") == "" {
+				t.Fatal("429 without Retry-After")
+			}
+		default:
+			t.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+	}
+	if refused == 0 {
+		t.Fatal("100 join requests at once from one address were all served")
+	}
+	other := newJoinRequest(testSlug, `{"name": "Ada"}`, func(r *http.Request) { r.RemoteAddr = "198.51.100.7:4000" })
+	if rec := ts.do(other); rec.Code != http.StatusOK {
+		t.Fatalf("another address is refused too: %d", rec.Code)
+	}
+}

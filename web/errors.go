@@ -52,6 +52,8 @@ var (
 		Message: "There is no meeting at this address. Check the link you were given."}
 	errNoSuchEndpoint = &apiError{Status: http.StatusNotFound, Code: "not-found",
 		Message: "There is no API endpoint at this address."}
+	errRateLimited = &apiError{Status: http.StatusTooManyRequests, Code: "rate-limited",
+		Message: "Too many join requests from your address; wait a few seconds and try again."}
 	errInternal = &apiError{Status: http.StatusInternalServerError, Code: "internal",
 		Message: "Something went wrong on the server. Try again in a moment; if it keeps happening, tell the administrator."}
 )

@@ -71,6 +71,7 @@ type Server struct {
 	ttl          time.Duration
 	publicOrigin string // scheme://host of Config.PublicURL, or ""
 	metrics      *metrics
+	joinLimit    *addressLimiter // join tokens per client address
 	handler      http.Handler
 }
 
@@ -100,6 +101,9 @@ func New(cfg Config, opts Options) *Server {
 	if s.ttl <= 0 {
 		s.ttl = DefaultJoinTokenTTL
 	}
+	// A person joins, rejoins after a reload or a dropped connection: a
+	// few tokens in a row. Offices behind one address get a generous burst.
+	s.joinLimit = newAddressLimiter(2, 60, s.now)
 	if cfg.PublicURL != "" {
 		if o, ok := origin(cfg.PublicURL); ok {
 			s.publicOrigin = o
