@@ -271,19 +271,22 @@ func (h *Handler) matchEach(r *request, c *Calendar, candidates []Object, job *q
 // The only error is ical.ErrUnsupportedCollation; other problems leave the
 // object out and are logged.
 func (h *Handler) objectPart(r *request, wpc *propCtx, c *Calendar, o *Object, job *queryJob) (string, error) {
-	if o.Data == nil && !h.cached(o, job.fingerprint) {
-		// Evicted since rangeWithData looked: load it now.
-		full, err := h.store.Object(r.Context(), c.ID, o.Name)
-		if err != nil {
-			r.log.WarnContext(r.Context(), "object vanished during calendar-query", "object", o.Name, "err", err)
+	// An object without data is one rangeWithData found in the caches;
+	// they may have dropped it since, and then it is loaded after all.
+	var parsed *ical.Object
+	if o.Data == nil {
+		if p, ok := h.parsed.get(objectKey(o)); ok {
+			parsed = p
+		} else if !h.load(r, c, o) {
 			return "", nil
 		}
-		*o = full
 	}
-	parsed, err := h.parsed.parse(o)
-	if err != nil {
-		r.log.WarnContext(r.Context(), "stored object does not parse; left out of calendar-query", "object", o.Name, "err", err)
-		return "", nil
+	if parsed == nil {
+		var err error
+		if parsed, err = h.parsed.parse(o); err != nil {
+			r.log.WarnContext(r.Context(), "stored object does not parse; left out of calendar-query", "object", o.Name, "err", err)
+			return "", nil
+		}
 	}
 	ok, err := ical.Match(parsed, job.filter, job.floating)
 	if errors.Is(err, ical.ErrUnsupportedCollation) {
@@ -301,6 +304,17 @@ func (h *Handler) objectPart(r *request, wpc *propCtx, c *Calendar, o *Object, j
 	key := objectKey(o) + "|" + job.fingerprint
 	if frag, ok := h.fragments.get(key); ok {
 		return frag, nil
+	}
+	if o.Data == nil {
+		etag := o.ETag
+		if !h.load(r, c, o) {
+			return "", nil
+		}
+		if o.ETag != etag {
+			// Written meanwhile: describe, and cache, the version just read.
+			parsed = nil
+			key = objectKey(o) + "|" + job.fingerprint
+		}
 	}
 	res := &resource{kind: kindObject, href: h.hrefs.object(c.Owner, c.Name, o.Name), user: r.user, cal: c, obj: o, info: infoOf(o), parsed: parsed}
 	part := &multistatus{}
@@ -383,6 +397,17 @@ func requestFingerprint(props []propReq, names bool, floating *time.Location) st
 	// for every object of every query.
 	sum := sha256.Sum256([]byte(b.String()))
 	return hex.EncodeToString(sum[:16])
+}
+
+// load reads o's data, after the caches lost it; false means it is gone.
+func (h *Handler) load(r *request, c *Calendar, o *Object) bool {
+	full, err := h.store.Object(r.Context(), c.ID, o.Name)
+	if err != nil {
+		r.log.WarnContext(r.Context(), "object vanished during calendar-query", "object", o.Name, "err", err)
+		return false
+	}
+	*o = full
+	return true
 }
 
 // cached reports whether answering fingerprint for o needs nothing but the
