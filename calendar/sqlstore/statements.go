@@ -47,13 +47,20 @@ func (s *Store) prepare(ctx context.Context, query string) (*sql.Stmt, error) {
 		return nil, err
 	}
 	s.stmts.mu.Lock()
-	defer s.stmts.mu.Unlock()
 	delete(s.stmts.wanted, query)
-	if prev, ok := s.stmts.prepared[query]; ok {
-		st.Close() // another goroutine was first
+	prev, ok := s.stmts.prepared[query]
+	if !ok {
+		s.stmts.prepared[query] = st
+	}
+	s.stmts.mu.Unlock()
+	if ok {
+		// Another goroutine was first. Close outside the lock: closing
+		// waits for the connection the statement was prepared on, which
+		// a transaction may hold while it waits for a row lock that
+		// another transaction holds while it waits for this lock.
+		st.Close()
 		return prev, nil
 	}
-	s.stmts.prepared[query] = st
 	return st, nil
 }
 
@@ -110,14 +117,16 @@ func (r failedRow) Scan(...any) error { return r.err }
 // releases them too. A Store used after Close prepares them again.
 func (s *Store) Close() error {
 	s.stmts.mu.Lock()
-	defer s.stmts.mu.Unlock()
+	prepared := s.stmts.prepared
+	s.stmts.prepared = map[string]*sql.Stmt{}
+	clear(s.stmts.wanted)
+	s.stmts.mu.Unlock()
+	// Closed outside the lock, for the reason prepare gives.
 	var first error
-	for q, st := range s.stmts.prepared {
+	for _, st := range prepared {
 		if err := st.Close(); err != nil && first == nil {
 			first = err
 		}
-		delete(s.stmts.prepared, q)
 	}
-	clear(s.stmts.wanted)
 	return first
 }
