@@ -106,8 +106,16 @@ func (h *Handler) delete(w http.ResponseWriter, r *request) error {
 		if pre.IfNoneMatchAny {
 			return errStatus(http.StatusPreconditionFailed, "If-None-Match: * cannot hold for an existing resource")
 		}
-		if err := h.store.DeleteObject(r.Context(), c.ID, r.target.object, pre); err != nil {
-			return err
+		handled := false
+		if h.sched != nil {
+			if handled, err = h.sched.Delete(r.Context(), r.user, &c, r.target.object, pre); err != nil {
+				return err
+			}
+		}
+		if !handled {
+			if err := h.store.DeleteObject(r.Context(), c.ID, r.target.object, pre); err != nil {
+				return err
+			}
 		}
 	default:
 		w.Header().Set("Allow", allow(r.target.kind))

@@ -28,6 +28,15 @@ func (d directory) UserByName(_ context.Context, name string) (auth.User, error)
 	return auth.User{}, auth.ErrUserNotFound
 }
 
+func (d directory) UserByEmail(_ context.Context, email string) (auth.User, error) {
+	for _, u := range d {
+		if strings.EqualFold(u.Email, email) {
+			return u, nil
+		}
+	}
+	return auth.User{}, auth.ErrUserNotFound
+}
+
 var users = directory{
 	"alice": {ID: 1, Name: "alice", Email: "alice@example.com", DisplayName: "Alice Liddell"},
 	"bob":   {ID: 2, Name: "bob", Email: "bob@example.com", DisplayName: "Bob"},

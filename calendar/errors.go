@@ -85,7 +85,7 @@ func toDAVError(err error) *davError {
 	case errors.Is(err, ErrExists):
 		return errCond(http.StatusMethodNotAllowed, nsDAV, "resource-must-be-null", "a resource already exists at this URL")
 	case errors.Is(err, ErrPrecondition):
-		return errStatus(http.StatusPreconditionFailed, "the resource changed (If-Match or If-None-Match did not hold); fetch it again")
+		return errStatus(http.StatusPreconditionFailed, "the resource changed (If-Match, If-None-Match or If-Schedule-Tag-Match did not hold); fetch it again")
 	case errors.Is(err, ErrTokenGone):
 		return errCond(http.StatusForbidden, nsDAV, "valid-sync-token", "the sync token is unknown or too old; sync again from an empty token")
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -128,6 +128,7 @@ func writeDAVError(w http.ResponseWriter, de *davError) {
 	b.WriteString("</D:error>\n")
 	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
 	w.Header().Del("ETag")
+	w.Header().Del("Schedule-Tag")
 	w.WriteHeader(de.Status)
 	_, _ = w.Write([]byte(b.String()))
 }

@@ -1,6 +1,9 @@
 // Package calendar is salon's CalDAV server (RFC 4791 on RFC 4918, with
 // RFC 5689 extended MKCOL, RFC 6578 sync-collection, the RFC 3744
-// privilege properties clients read, and RFC 6764 discovery).
+// privilege properties clients read, and RFC 6764 discovery) and its
+// scheduling (RFC 6638 implicit scheduling with RFC 5546 iTIP: Scheduler
+// gives events with attendees a meeting room, delivers invitations to
+// salon users' inboxes and hands the rest to package mail as iMIP).
 //
 // It owns the wire: URLs, methods, XML bodies, statuses and CalDAV error
 // elements, and the rule that a user reaches only their own principal and
@@ -42,10 +45,15 @@ type Config struct {
 }
 
 // Directory finds users by name, for telling "no such user" (404) from
-// "someone else's" (403).
+// "someone else's" (403), and by e-mail address, for telling attendees who
+// are salon users (scheduled through their inbox) from the others
+// (scheduled by e-mail).
 type Directory interface {
 	// UserByName returns auth.ErrUserNotFound when there is no such user.
 	UserByName(ctx context.Context, name string) (auth.User, error)
+	// UserByEmail matches the address case-insensitively and returns
+	// auth.ErrUserNotFound when no user has it.
+	UserByEmail(ctx context.Context, email string) (auth.User, error)
 }
 
 // Options are the handler's collaborators.
@@ -54,6 +62,9 @@ type Options struct {
 	Directory Directory
 	Logger    *slog.Logger // nil: slog.Default()
 	Now       func() time.Time
+	// Scheduler, when set, does implicit scheduling (RFC 6638) on PUT
+	// and DELETE of scheduling objects; nil stores them as they come.
+	Scheduler *Scheduler
 }
 
 // Handler serves CalDAV under Config.Prefix for the user in the request
@@ -65,6 +76,7 @@ type Handler struct {
 	log   *slog.Logger
 	now   func() time.Time
 	hrefs hrefs
+	sched *Scheduler
 	// parsed caches parsed objects across requests; fragments caches the
 	// DAV:response of one object version to one kind of REPORT.
 	parsed    *parseCache
@@ -97,6 +109,7 @@ func NewHandler(cfg Config, opts Options) *Handler {
 		log:   opts.Logger,
 		now:   opts.Now,
 		hrefs: hrefs{prefix: cfg.Prefix},
+		sched: opts.Scheduler,
 	}
 	switch {
 	case cfg.ParseCache == 0:
@@ -189,6 +202,9 @@ func (h *Handler) checkAccess(ctx context.Context, u auth.User, t target) error 
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *request) error {
+	if handled, err := h.serveScheduling(w, r); handled {
+		return err
+	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		return h.get(w, r)
@@ -215,8 +231,9 @@ func creates(method string) bool {
 	return method == http.MethodPut || method == "MKCALENDAR" || method == "MKCOL"
 }
 
-// davClasses is the DAV header (RFC 4918 §10.1, RFC 4791 §5.1, RFC 5689 §3).
-const davClasses = "1, 2, 3, calendar-access, extended-mkcol"
+// davClasses is the DAV header (RFC 4918 §10.1, RFC 4791 §5.1, RFC 5689 §3,
+// RFC 6638 §2).
+const davClasses = "1, 2, 3, calendar-access, extended-mkcol, calendar-auto-schedule"
 
 func allow(k kind) string {
 	switch k {
@@ -228,6 +245,10 @@ func allow(k kind) string {
 		return "OPTIONS, GET, HEAD, PROPFIND, PROPPATCH, DELETE, REPORT, MKCALENDAR, MKCOL"
 	case kindObject:
 		return "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, REPORT, COPY, MOVE"
+	case kindInbox:
+		return "OPTIONS, GET, HEAD, PROPFIND, PROPPATCH, REPORT"
+	case kindOutbox:
+		return "OPTIONS, POST, PROPFIND, PROPPATCH, REPORT"
 	}
 	return "OPTIONS, GET, HEAD, PROPFIND, REPORT"
 }

@@ -23,7 +23,7 @@ func TestOptions(t *testing.T) {
 		"/dav/calendars/nobody/x/": "DELETE",
 	} {
 		r := e.do("", "OPTIONS", path, "").expect(t, http.StatusOK)
-		if got := r.header.Get("DAV"); got != "1, 2, 3, calendar-access, extended-mkcol" {
+		if got := r.header.Get("DAV"); got != "1, 2, 3, calendar-access, extended-mkcol, calendar-auto-schedule" {
 			t.Errorf("%s: DAV %q", path, got)
 		}
 		if !strings.Contains(r.header.Get("Allow"), allow) {
@@ -71,7 +71,8 @@ func TestDiscovery(t *testing.T) {
 		t.Errorf("unknown property not 404: %s", nf)
 	}
 	m = parseMS(t, e.do("alice", "PROPFIND", home, `<D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/><D:displayname/></D:prop></D:propfind>`, "Depth", "1"))
-	if got := m.hrefs(); len(got) != 2 || got[1] != calPath {
+	// The calendar, then the scheduling inbox and outbox (RFC 6638 §2).
+	if got := m.hrefs(); len(got) != 4 || got[1] != calPath {
 		t.Fatalf("home Depth 1 lists %v", got)
 	}
 	if rt := m.props(calPath, 200); !strings.Contains(rt, "<C:calendar/>") {
@@ -155,7 +156,7 @@ func TestMkcalendar(t *testing.T) {
 		expect(t, http.StatusForbidden, "valid-resourcetype")
 
 	m = parseMS(t, e.do("alice", "PROPFIND", home, `<propfind xmlns="DAV:"><prop><displayname/></prop></propfind>`, "Depth", "1"))
-	if n := len(m.Responses); n != 5 {
+	if n := len(m.Responses); n != 7 { // with the scheduling inbox and outbox
 		t.Errorf("home lists %d resources: %v", n, m.hrefs())
 	}
 	e.do("alice", "DELETE", home+"work/", "").expect(t, http.StatusNoContent)

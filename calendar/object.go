@@ -27,6 +27,10 @@ func (h *Handler) get(w http.ResponseWriter, r *request) error {
 	o := res.obj
 	hd := w.Header()
 	hd.Set("ETag", o.ETag)
+	if o.ScheduleTag != "" {
+		// RFC 6638 §8.2: what an attendee sends back in If-Schedule-Tag-Match.
+		hd.Set("Schedule-Tag", o.ScheduleTag)
+	}
 	if !o.Modified.IsZero() {
 		hd.Set("Last-Modified", httpTime(o.Modified))
 	}
@@ -72,9 +76,10 @@ func etagListed(header, etag string, weak bool) bool {
 	return false
 }
 
-// precondition turns If-Match and If-None-Match into what the store
-// checks atomically. Lists and If-Match: * are resolved against the
-// current object first.
+// precondition turns If-Match, If-None-Match and If-Schedule-Tag-Match
+// into what the store checks atomically. Lists and If-Match: * are
+// resolved against the current object first, and a schedule tag that
+// already differs is refused here with a message saying what changed.
 func (h *Handler) precondition(r *request, calID int64, name string) (Precondition, error) {
 	var pre Precondition
 	im := strings.TrimSpace(r.Header.Get("If-Match"))
@@ -87,7 +92,15 @@ func (h *Handler) precondition(r *request, calID int64, name string) (Preconditi
 		pre.IfMatch = normalizeETag(im)
 		im = ""
 	}
-	if im == "" && inm == "" {
+	if st := strings.TrimSpace(r.Header.Get("If-Schedule-Tag-Match")); st != "" {
+		// RFC 6638 §8.3: exactly one tag, as the Schedule-Tag header gave it.
+		st = normalizeETag(st)
+		if st == "*" || strings.HasPrefix(st, "W/") || strings.Contains(st, ",") {
+			return pre, errStatus(http.StatusBadRequest, "If-Schedule-Tag-Match takes one schedule tag, as the Schedule-Tag header of a GET returned it")
+		}
+		pre.IfScheduleTag = st
+	}
+	if im == "" && inm == "" && pre.IfScheduleTag == "" {
 		return pre, nil
 	}
 	cur, err := h.store.Object(r.Context(), calID, name)
@@ -95,15 +108,24 @@ func (h *Handler) precondition(r *request, calID int64, name string) (Preconditi
 		if im != "" {
 			return pre, errStatus(http.StatusPreconditionFailed, "If-Match: the resource does not exist")
 		}
+		if pre.IfScheduleTag != "" {
+			return pre, errStatus(http.StatusPreconditionFailed, "If-Schedule-Tag-Match: the resource does not exist")
+		}
 		return pre, nil
 	}
 	if err != nil {
 		return pre, err
 	}
+	if pre.IfScheduleTag != "" && pre.IfScheduleTag != cur.ScheduleTag {
+		return pre, errStatus(http.StatusPreconditionFailed,
+			"If-Schedule-Tag-Match: the organizer changed this event since you read it; fetch it again, reapply your change and retry")
+	}
 	if im != "" && !etagListed(im, cur.ETag, false) || inm != "" && etagListed(inm, cur.ETag, true) {
 		return pre, errStatus(http.StatusPreconditionFailed, "the resource's ETag does not satisfy If-Match or If-None-Match")
 	}
-	if pre.IfMatch == "" && !pre.IfNoneMatchAny {
+	// A schedule tag alone lets an attendee write over changes that only
+	// touched replies (RFC 6638 §3.2.10), so it does not pin the ETag.
+	if (im != "" || inm != "") && pre.IfMatch == "" && !pre.IfNoneMatchAny {
 		pre.IfMatch = cur.ETag
 	}
 	return pre, nil
@@ -161,14 +183,31 @@ func (h *Handler) put(w http.ResponseWriter, r *request) error {
 		End:        parsed.End,
 		Modified:   h.now().UTC(),
 	}
-	etag, created, err := h.store.PutObject(r.Context(), o, pre)
-	if err != nil {
-		return h.uidConflict(&c, err)
+	var (
+		etag    string
+		created bool
+		handled bool
+	)
+	if h.sched != nil {
+		var res Write
+		handled, res, err = h.sched.Put(r.Context(), r.user, &c, o, parsed, pre)
+		if err != nil {
+			return h.uidConflict(&c, err)
+		}
+		etag, created = res.ETag, res.Created
+	}
+	if !handled {
+		if etag, created, err = h.store.PutObject(r.Context(), o, pre); err != nil {
+			return h.uidConflict(&c, err)
+		}
 	}
 	// RFC 4791 §5.3.4: an ETag only when the stored data is what the client
 	// sent; a server that changes the object leaves it out.
 	if bytes.Equal(o.Data, data) {
 		w.Header().Set("ETag", etag)
+	}
+	if o.ScheduleTag != "" {
+		w.Header().Set("Schedule-Tag", o.ScheduleTag)
 	}
 	if created {
 		w.Header().Set("Location", h.hrefs.object(c.Owner, c.Name, o.Name))

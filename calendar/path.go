@@ -18,6 +18,8 @@ const (
 	kindHome                   // /dav/calendars/{user}/
 	kindCalendar               // /dav/calendars/{user}/{calendar}/
 	kindObject                 // /dav/calendars/{user}/{calendar}/{object}
+	kindInbox                  // /dav/calendars/{user}/inbox/ (RFC 6638 §2.2)
+	kindOutbox                 // /dav/calendars/{user}/outbox/ (RFC 6638 §2.1)
 )
 
 // maxSegment bounds every name in a URL; longer names are refused before
@@ -82,6 +84,14 @@ func parsePath(prefix, escaped string) (target, error) {
 			t.kind, t.user = kindHome, segs[1]
 		case 3:
 			t.kind, t.user, t.calendar = kindCalendar, segs[1], segs[2]
+			// The scheduling collections are reserved names in every home;
+			// their members are objects like a calendar's.
+			switch t.calendar {
+			case InboxName:
+				t.kind = kindInbox
+			case OutboxName:
+				t.kind = kindOutbox
+			}
 		case 4:
 			t.kind, t.user, t.calendar, t.object = kindObject, segs[1], segs[2], segs[3]
 		}
@@ -151,7 +161,7 @@ func (p hrefs) of(t target) string {
 		return p.calendars()
 	case kindHome:
 		return p.home(t.user)
-	case kindCalendar:
+	case kindCalendar, kindInbox, kindOutbox:
 		return p.calendar(t.user, t.calendar)
 	case kindObject:
 		return p.object(t.user, t.calendar, t.object)

@@ -97,6 +97,10 @@ func (h *Handler) hrefTargets(pc *propCtx, res *resource, n xml.Name) []string {
 		return []string{h.hrefs.home(res.user.Name)}
 	case pPrincipalColl:
 		return []string{h.hrefs.principals()}
+	case pScheduleInboxURL:
+		return []string{h.hrefs.calendar(res.user.Name, InboxName)}
+	case pScheduleOutboxURL:
+		return []string{h.hrefs.calendar(res.user.Name, OutboxName)}
 	}
 	return nil
 }

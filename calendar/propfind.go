@@ -166,9 +166,12 @@ func (h *Handler) propfind(w http.ResponseWriter, r *request) error {
 	return nil
 }
 
+// wantsData reports whether answering props needs the objects themselves,
+// not only their listing: calendar-data, and schedule-tag, which
+// ObjectInfo does not carry.
 func wantsData(props []propReq) bool {
 	for _, p := range props {
-		if p.name == pCalendarData {
+		if p.name == pCalendarData || p.name == pScheduleTag {
 			return true
 		}
 	}

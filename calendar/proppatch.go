@@ -124,6 +124,8 @@ func applyProp(c *Calendar, op propOp, creating bool) *davError {
 			return errProtected
 		}
 		// Checked by extended MKCOL before the properties apply.
+	case pScheduleTransp:
+		return setScheduleTransp(c, op)
 	default:
 		if computed(n.Name) {
 			return errProtected
@@ -139,7 +141,7 @@ func computed(n xml.Name) bool {
 	if n.Space == nsDAV {
 		return true
 	}
-	for _, k := range []kind{kindPrincipal, kindHome, kindCalendar, kindObject} {
+	for _, k := range []kind{kindPrincipal, kindHome, kindCalendar, kindObject, kindInbox, kindOutbox} {
 		if p, ok := findLive(k, n); ok && p.protected {
 			return true
 		}
@@ -233,7 +235,7 @@ func propstats(results []propResult) []propstat {
 // proppatch answers PROPPATCH (RFC 4918 §9.2): all or nothing.
 func (h *Handler) proppatch(w http.ResponseWriter, r *request) error {
 	k := r.target.kind
-	if k != kindCalendar && k != kindPrincipal && k != kindHome {
+	if k != kindCalendar && k != kindPrincipal && k != kindHome && k != kindInbox && k != kindOutbox {
 		w.Header().Set("Allow", allow(k))
 		return errStatus(http.StatusMethodNotAllowed, "PROPPATCH is supported on calendars")
 	}

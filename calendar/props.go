@@ -60,6 +60,12 @@ var (
 	pComponentSet      = calDAVName("supported-calendar-component-set")
 	pSupportedData     = calDAVName("supported-calendar-data")
 	pMaxResourceSize   = calDAVName("max-resource-size")
+	pSupportedPrivs    = davName("supported-privilege-set")
+	pScheduleInboxURL  = calDAVName("schedule-inbox-URL")
+	pScheduleOutboxURL = calDAVName("schedule-outbox-URL")
+	pScheduleDefault   = calDAVName("schedule-default-calendar-URL")
+	pScheduleTransp    = calDAVName("schedule-calendar-transp")
+	pScheduleTag       = calDAVName("schedule-tag")
 	pColor             = xml.Name{Space: nsApple, Local: "calendar-color"}
 	pOrder             = xml.Name{Space: nsApple, Local: "calendar-order"}
 	pCTag              = xml.Name{Space: nsCS, Local: "getctag"}
@@ -67,8 +73,9 @@ var (
 )
 
 // liveProp is a property salon computes. allprop marks the RFC 4918 ones
-// returned for DAV:allprop; the CalDAV and ACL ones are asked for by name
-// (RFC 4791 §5.2, RFC 3744 §5) and calendar-data is never in allprop.
+// returned for DAV:allprop; the CalDAV, scheduling and ACL ones are asked
+// for by name (RFC 4791 §5.2, RFC 6638 §2 and §9, RFC 3744 §5) and
+// calendar-data is never in allprop.
 type liveProp struct {
 	name    xml.Name
 	allprop bool
@@ -83,24 +90,32 @@ func lp(n xml.Name, allprop bool) liveProp {
 var (
 	commonProps = []liveProp{
 		lp(pResourceType, true), lp(pCurrentPrincipal, false), lp(pPrincipalColl, false),
-		lp(pPrivileges, false), lp(pSupportedReports, false),
+		lp(pPrivileges, false), lp(pSupportedPrivs, false), lp(pSupportedReports, false),
 	}
 	principalProps = []liveProp{
 		lp(pDisplayName, true), lp(pPrincipalURL, false), lp(pOwner, false), lp(pCalendarHomeSet, false),
 		lp(pCalendarAddresses, false), lp(pCalendarUserType, false), lp(pEmailAddressSet, false),
 		lp(pAlternateURIs, false), lp(pGroupMembership, false),
+		lp(pScheduleInboxURL, false), lp(pScheduleOutboxURL, false),
 	}
 	homeProps     = []liveProp{lp(pDisplayName, true), lp(pOwner, false)}
 	calendarProps = []liveProp{
 		{name: pDisplayName, allprop: true}, {name: pDescription}, {name: pColor, allprop: true},
 		{name: pOrder, allprop: true}, {name: pTimezone}, lp(pComponentSet, false), lp(pSupportedData, false),
 		lp(pOwner, false), lp(pCTag, false), lp(pSyncToken, false), lp(pMaxResourceSize, false),
-		lp(pGetLastModified, true), lp(pCreationDate, true),
+		lp(pGetLastModified, true), lp(pCreationDate, true), {name: pScheduleTransp},
 	}
 	objectProps = []liveProp{
 		lp(pGetETag, true), lp(pGetContentType, true), lp(pGetContentLength, true),
-		lp(pGetLastModified, true), lp(pOwner, false), lp(pCalendarData, false),
+		lp(pGetLastModified, true), lp(pOwner, false), lp(pCalendarData, false), lp(pScheduleTag, false),
 	}
+	// The scheduling collections (RFC 6638 §2.1, §2.2) are not calendars:
+	// neither has the calendar's properties, and only the inbox has members.
+	inboxProps = []liveProp{
+		lp(pDisplayName, true), lp(pOwner, false), lp(pCTag, false), lp(pSyncToken, false),
+		lp(pComponentSet, false), lp(pScheduleDefault, false),
+	}
+	outboxProps = []liveProp{lp(pDisplayName, true), lp(pOwner, false)}
 )
 
 func liveProps(k kind) []liveProp {
@@ -114,6 +129,10 @@ func liveProps(k kind) []liveProp {
 		props = append(props, calendarProps...)
 	case kindObject:
 		props = append(props, objectProps...)
+	case kindInbox:
+		props = append(props, inboxProps...)
+	case kindOutbox:
+		props = append(props, outboxProps...)
 	}
 	return props
 }
@@ -157,6 +176,10 @@ func (pc *propCtx) value(res *resource, p propReq) (inner string, ok bool) {
 			return "<D:collection/><D:principal/>", true
 		case kindCalendar:
 			return "<D:collection/><C:calendar/>", true
+		case kindInbox:
+			return "<D:collection/><C:schedule-inbox/>", true
+		case kindOutbox:
+			return "<D:collection/><C:schedule-outbox/>", true
 		case kindObject:
 			return "", true
 		}
@@ -166,7 +189,9 @@ func (pc *propCtx) value(res *resource, p propReq) (inner string, ok bool) {
 	case pPrincipalColl:
 		return hrefElem(h.hrefs.principals()), true
 	case pPrivileges:
-		return privileges(res.kind), true
+		return privileges(res), true
+	case pSupportedPrivs:
+		return supportedPrivileges(res), true
 	case pSupportedReports:
 		return supportedReports(res.kind), true
 	case pOwner:
@@ -183,6 +208,12 @@ func (pc *propCtx) value(res *resource, p propReq) (inner string, ok bool) {
 		return pc.calendarValue(res.cal, p.name)
 	case kindObject:
 		return pc.objectValue(res, p)
+	case kindInbox:
+		return pc.inboxValue(res, p.name)
+	case kindOutbox:
+		if p.name == pDisplayName {
+			return "Scheduling outbox", true
+		}
 	}
 	return "", false
 }
@@ -218,6 +249,10 @@ func (pc *propCtx) principalValue(res *resource, n xml.Name) (string, bool) {
 		return "<CS:email-address>" + escapeText(u.Email) + "</CS:email-address>", true
 	case pAlternateURIs, pGroupMembership:
 		return "", true
+	case pScheduleInboxURL:
+		return hrefElem(hr.calendar(u.Name, InboxName)), true
+	case pScheduleOutboxURL:
+		return hrefElem(hr.calendar(u.Name, OutboxName)), true
 	}
 	return "", false
 }
@@ -252,6 +287,11 @@ func (pc *propCtx) calendarValue(c *Calendar, n xml.Name) (string, bool) {
 		return httpTime(c.UpdatedAt), !c.UpdatedAt.IsZero()
 	case pCreationDate:
 		return c.CreatedAt.UTC().Format(time.RFC3339), !c.CreatedAt.IsZero()
+	case pScheduleTransp:
+		if isTransparent(c) {
+			return transpTransparent, true
+		}
+		return transpOpaque, true
 	}
 	return "", false
 }
@@ -275,6 +315,12 @@ func (pc *propCtx) objectValue(res *resource, p propReq) (string, bool) {
 			return "", false
 		}
 		return escapeText(string(pc.calendarData(res, p.data))), true
+	case pScheduleTag:
+		// RFC 6638 §9.3: only scheduling object resources have one.
+		if res.obj == nil || res.obj.ScheduleTag == "" {
+			return "", false
+		}
+		return escapeText(res.obj.ScheduleTag), true
 	}
 	return "", false
 }
@@ -289,7 +335,7 @@ func (pc *propCtx) calendarData(res *resource, dr *ical.DataRequest) []byte {
 	o := res.parsed
 	if o == nil {
 		var err error
-		if o, err = pc.h.parsed.parse(res.obj); err != nil {
+		if o, err = pc.h.parseStored(res.cal, res.obj); err != nil {
 			pc.r.log.WarnContext(pc.r.Context(), "stored object does not parse; returned as stored", "object", res.href, "err", err)
 			return res.obj.Data
 		}
@@ -333,6 +379,13 @@ var (
 	fullPrivileges = privilegeList("D:read", "D:write", "D:write-properties", "D:write-content",
 		"D:bind", "D:unbind", "D:read-current-user-privilege-set", "C:read-free-busy", "D:all")
 	readPrivileges = privilegeList("D:read", "D:read-current-user-privilege-set")
+	// RFC 6638 §6.1: the owner reads the inbox, removes what they have
+	// dealt with, and salon delivers to it on their behalf.
+	inboxPrivileges = privilegeList("D:read", "D:read-current-user-privilege-set", "D:unbind",
+		"C:schedule-deliver", "C:schedule-deliver-invite", "C:schedule-deliver-reply", "C:schedule-query-freebusy")
+	// RFC 6638 §6.2: the owner sends from the outbox.
+	outboxPrivileges = privilegeList("D:read", "D:read-current-user-privilege-set",
+		"C:schedule-send", "C:schedule-send-invite", "C:schedule-send-reply", "C:schedule-send-freebusy")
 )
 
 func privilegeList(names ...string) string {
@@ -344,13 +397,93 @@ func privilegeList(names ...string) string {
 }
 
 // privileges is current-user-privilege-set (RFC 3744 §5.4): everything on
-// one's own calendars, reading elsewhere.
-func privileges(k kind) string {
-	switch k {
-	case kindHome, kindCalendar, kindObject:
+// one's own calendars, reading elsewhere; the scheduling collections have
+// their own (RFC 6638 §6), and a message in the inbox is only read, then
+// removed through the inbox's DAV:unbind.
+func privileges(res *resource) string {
+	switch res.kind {
+	case kindObject:
+		if res.cal != nil && res.cal.Kind == KindInbox {
+			return readPrivileges
+		}
 		return fullPrivileges
+	case kindHome, kindCalendar:
+		return fullPrivileges
+	case kindInbox:
+		return inboxPrivileges
+	case kindOutbox:
+		return outboxPrivileges
 	}
 	return readPrivileges
+}
+
+// privilege is one node of a DAV:supported-privilege-set tree (RFC 3744
+// §5.3): a privilege and those it aggregates.
+type privilege struct {
+	name string // prefixed, as in privilegeList
+	desc string
+	sub  []privilege
+}
+
+func (p privilege) write(b *strings.Builder) {
+	b.WriteString("<D:supported-privilege><D:privilege><" + p.name + "/></D:privilege>" +
+		`<D:description xml:lang="en">` + p.desc + "</D:description>")
+	for _, s := range p.sub {
+		s.write(b)
+	}
+	b.WriteString("</D:supported-privilege>")
+}
+
+var (
+	readPrivilege = privilege{"D:read", "Read", []privilege{
+		{"D:read-current-user-privilege-set", "Read your own privileges", nil},
+	}}
+	calendarPrivileges = privilege{"D:all", "Everything", []privilege{
+		// RFC 4791 §6.1.1: read-free-busy is aggregated under read.
+		{"D:read", "Read", []privilege{
+			{"D:read-current-user-privilege-set", "Read your own privileges", nil},
+			{"C:read-free-busy", "Read free-busy time", nil},
+		}},
+		{"D:write", "Write", []privilege{
+			{"D:write-properties", "Write properties", nil},
+			{"D:write-content", "Write content", nil},
+			{"D:bind", "Add members", nil},
+			{"D:unbind", "Remove members", nil},
+		}},
+	}}
+	inboxPrivilegeTree = []privilege{readPrivilege, {"D:unbind", "Remove messages", nil},
+		{"C:schedule-deliver", "Deliver scheduling messages", []privilege{
+			{"C:schedule-deliver-invite", "Deliver invitations", nil},
+			{"C:schedule-deliver-reply", "Deliver replies", nil},
+			{"C:schedule-query-freebusy", "Ask for free-busy time", nil},
+		}}}
+	outboxPrivilegeTree = []privilege{readPrivilege,
+		{"C:schedule-send", "Send scheduling messages", []privilege{
+			{"C:schedule-send-invite", "Send invitations", nil},
+			{"C:schedule-send-reply", "Send replies", nil},
+			{"C:schedule-send-freebusy", "Ask others for free-busy time", nil},
+		}}}
+)
+
+// supportedPrivileges is DAV:supported-privilege-set (RFC 3744 §5.3),
+// with the scheduling privileges of RFC 6638 §6 on the inbox and outbox.
+func supportedPrivileges(res *resource) string {
+	var tree []privilege
+	switch res.kind {
+	case kindHome, kindCalendar, kindObject:
+		tree = []privilege{calendarPrivileges}
+	case kindInbox:
+		tree = inboxPrivilegeTree
+	case kindOutbox:
+		tree = outboxPrivilegeTree
+	default:
+		tree = []privilege{readPrivilege}
+	}
+	var b strings.Builder
+	for _, p := range tree {
+		p.write(&b)
+	}
+	return b.String()
 }
 
 func supportedReports(k kind) string {
@@ -358,6 +491,8 @@ func supportedReports(k kind) string {
 	switch k {
 	case kindCalendar:
 		reports = append(reports, "C:calendar-multiget", "C:calendar-query", "C:free-busy-query", "D:sync-collection")
+	case kindInbox:
+		reports = append(reports, "C:calendar-multiget", "C:calendar-query", "D:sync-collection")
 	case kindObject:
 		reports = append(reports, "C:calendar-multiget", "C:calendar-query")
 	}
@@ -379,7 +514,9 @@ func allNames(res *resource, onlyAllprop bool) []xml.Name {
 	if res.kind == kindCalendar && res.cal != nil {
 		var dead []xml.Name
 		for k := range res.cal.DeadProps {
-			if n, ok := parsePropKey(k); ok {
+			// schedule-calendar-transp is kept with the dead properties but
+			// listed as the live property it is.
+			if n, ok := parsePropKey(k); ok && n != pScheduleTransp {
 				dead = append(dead, n)
 			}
 		}

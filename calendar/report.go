@@ -29,7 +29,14 @@ func (h *Handler) report(w http.ResponseWriter, r *request) error {
 		return errStatus(http.StatusBadRequest, "REPORT needs an XML body naming the report")
 	}
 	k := r.target.kind
-	inCalendar := k == kindCalendar || k == kindObject
+	// The inbox answers the reports a client syncs a calendar with
+	// (RFC 6638 §2.2); free-busy is asked of calendars only.
+	inCalendar := k == kindCalendar || k == kindObject || k == kindInbox
+	if k == kindInbox {
+		if _, err := ensureInbox(r.Context(), h.store, r.target.user); err != nil {
+			return err
+		}
+	}
 	switch {
 	case root.is(nsCalDAV, "calendar-multiget") && inCalendar:
 		return h.multiget(w, r, root)
@@ -37,7 +44,7 @@ func (h *Handler) report(w http.ResponseWriter, r *request) error {
 		return h.calendarQuery(w, r, root)
 	case root.is(nsCalDAV, "free-busy-query") && k == kindCalendar:
 		return h.freeBusyQuery(w, r, root)
-	case root.is(nsDAV, "sync-collection") && k == kindCalendar:
+	case root.is(nsDAV, "sync-collection") && (k == kindCalendar || k == kindInbox):
 		return h.syncCollection(w, r, root)
 	case root.is(nsDAV, "expand-property"):
 		return h.expandProperty(w, r, root)
@@ -283,7 +290,7 @@ func (h *Handler) objectPart(r *request, wpc *propCtx, c *Calendar, o *Object, j
 	}
 	if parsed == nil {
 		var err error
-		if parsed, err = h.parsed.parse(o); err != nil {
+		if parsed, err = h.parseStored(c, o); err != nil {
 			r.log.WarnContext(r.Context(), "stored object does not parse; left out of calendar-query", "object", o.Name, "err", err)
 			return "", nil
 		}

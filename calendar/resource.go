@@ -37,6 +37,13 @@ func (h *Handler) resourceAt(r *request, t target) (*resource, error) {
 			return nil, err
 		}
 		res.cal, res.obj, res.info = &c, &o, infoOf(&o)
+	case kindInbox:
+		// RFC 6638 §2.2: every user has an inbox; it is made on first use.
+		c, err := ensureInbox(r.Context(), h.store, t.user)
+		if err != nil {
+			return nil, err
+		}
+		res.cal = &c
 	}
 	return res, nil
 }
@@ -63,19 +70,46 @@ func (h *Handler) children(r *request, self *resource, withData bool) ([]*resour
 	case kindCalendars:
 		return []*resource{{kind: kindHome, href: hr.home(u.Name), user: u}}, nil
 	case kindHome:
-		cals, err := h.store.Calendars(r.Context(), u.Name)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]*resource, len(cals))
-		for i := range cals {
-			out[i] = &resource{kind: kindCalendar, href: hr.calendar(u.Name, cals[i].Name), user: u, cal: &cals[i]}
-		}
-		return out, nil
-	case kindCalendar:
+		return h.homeMembers(r)
+	case kindCalendar, kindInbox:
 		return h.objectResources(r, self.cal, withData)
 	}
 	return nil, nil
+}
+
+// homeMembers lists a calendar home: the calendars, then the scheduling
+// inbox and outbox (RFC 6638 §2.1, §2.2), the inbox made if missing.
+func (h *Handler) homeMembers(r *request) ([]*resource, error) {
+	u, hr := r.user, h.hrefs
+	cals, err := h.store.Calendars(r.Context(), u.Name)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*resource, 0, len(cals)+2)
+	var inbox *Calendar
+	for i := range cals {
+		c := &cals[i]
+		switch {
+		case c.Kind == KindInbox && c.Name == InboxName:
+			inbox = c
+		case isCalendar(c):
+			out = append(out, &resource{kind: kindCalendar, href: hr.calendar(u.Name, c.Name), user: u, cal: c})
+		}
+	}
+	if inbox == nil {
+		c, err := ensureInbox(r.Context(), h.store, u.Name)
+		if err != nil {
+			// A home without its inbox still lists the calendars: clients
+			// that do not schedule keep working.
+			r.log.ErrorContext(r.Context(), "scheduling inbox unavailable; left out of the home listing", "err", err)
+		} else {
+			inbox = &c
+		}
+	}
+	if inbox != nil {
+		out = append(out, &resource{kind: kindInbox, href: hr.calendar(u.Name, InboxName), user: u, cal: inbox})
+	}
+	return append(out, &resource{kind: kindOutbox, href: hr.calendar(u.Name, OutboxName), user: u}), nil
 }
 
 func (h *Handler) objectResources(r *request, c *Calendar, withData bool) ([]*resource, error) {

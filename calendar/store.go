@@ -4,6 +4,24 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/salonhq/salon/mail"
+)
+
+// Calendar kinds: what a collection under a calendar home is.
+const (
+	// KindCalendar is an ordinary calendar collection.
+	KindCalendar = ""
+	// KindInbox is a user's scheduling inbox (RFC 6638 §2.2): the iTIP
+	// messages others sent them, at /dav/calendars/{user}/inbox/.
+	KindInbox = "inbox"
+)
+
+// Reserved collection names under a calendar home: the scheduling inbox and
+// outbox. MKCALENDAR refuses them.
+const (
+	InboxName  = "inbox"
+	OutboxName = "outbox"
 )
 
 // Calendar is one calendar collection: /dav/calendars/{Owner}/{Name}/.
@@ -11,6 +29,7 @@ type Calendar struct {
 	ID          int64
 	Owner       string // user name
 	Name        string // URL segment
+	Kind        string // KindCalendar or KindInbox
 	DisplayName string
 	Description string
 	Color       string // as clients write it, e.g. "#3a87adff"
@@ -41,6 +60,11 @@ type Object struct {
 	// without parsing them; the filter engine decides exactly.
 	Start, End time.Time
 	Modified   time.Time
+	// ScheduleTag is the RFC 6638 §3.2.10 schedule-tag of a scheduling
+	// object resource, quoted like an ETag; "" for other objects. It
+	// changes when the organizer's changes reach this copy, not when an
+	// attendee's reply merely updates a PARTSTAT.
+	ScheduleTag string
 }
 
 // ObjectInfo is an Object without its data, for listings.
@@ -63,6 +87,9 @@ type Change struct {
 type Precondition struct {
 	IfMatch        string // a quoted ETag; "" for none
 	IfNoneMatchAny bool   // If-None-Match: *
+	// IfScheduleTag is a quoted schedule-tag the object must have
+	// (If-Schedule-Tag-Match, RFC 6638 §8.3); "" for none.
+	IfScheduleTag string
 }
 
 // Store errors; the protocol layer maps them to statuses.
@@ -109,8 +136,49 @@ type Store interface {
 	PutObject(ctx context.Context, o *Object, pre Precondition) (etag string, created bool, err error)
 	DeleteObject(ctx context.Context, calendarID int64, name string, pre Precondition) error
 
+	// ObjectByUID finds the object with uid in any of owner's calendars of
+	// kind KindCalendar (not the inbox), or ErrNotFound. It returns the
+	// calendar too.
+	ObjectByUID(ctx context.Context, owner, uid string) (Calendar, Object, error)
+
+	// Apply performs every write of b and queues every message of b.Mail
+	// in one transaction: all of it happens or none of it does. Writes may
+	// span calendars of several users. It fills in each write's ETag and
+	// Created. Errors are those of PutObject and DeleteObject; a failed
+	// write's index is in a *WriteError.
+	Apply(ctx context.Context, b *Batch) error
+
 	// Changes returns what changed after token (one entry per name, the
 	// latest) and the current token. A token older than what the log keeps,
 	// or from the future, is ErrTokenGone.
 	Changes(ctx context.Context, calendarID int64, token int64) ([]Change, int64, error)
 }
+
+// Write is one object write of a Batch.
+type Write struct {
+	// Object is the object to store; for a delete only CalendarID and Name
+	// count.
+	Object *Object
+	Delete bool
+	Pre    Precondition
+	// Filled in by Apply for puts.
+	ETag    string
+	Created bool
+}
+
+// Batch is a change made of several writes and the mail it causes, such as
+// an organizer's save: their own copy, each attendee's copy and inbox
+// message, and the invitations for attendees outside salon.
+type Batch struct {
+	Writes []Write
+	Mail   []mail.Message
+}
+
+// WriteError tells which write of a Batch failed.
+type WriteError struct {
+	Index int
+	Err   error
+}
+
+func (e *WriteError) Error() string { return "calendar: write " + itoa(e.Index) + ": " + e.Err.Error() }
+func (e *WriteError) Unwrap() error { return e.Err }

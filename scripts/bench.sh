@@ -20,7 +20,7 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true
 machine="${cpu:-unknown CPU}, $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(go version | cut -d' ' -f3-4), $(uname -sr)"
 
 echo "== Go benchmarks"
-gocmd=(go test -run '^$' -bench . -benchmem -count 3 ./sfu/ ./calendar/ical/ ./calendar/sqlstore/)
+gocmd=(go test -run '^$' -bench . -benchmem -count 3 ./sfu/ ./calendar/ ./calendar/ical/ ./calendar/sqlstore/ ./mail/)
 gobench=$("${gocmd[@]}" | grep -E '^(Benchmark|pkg:)')
 echo "$gobench"
 
@@ -116,6 +116,18 @@ echo "$radicale"
 	echo
 	echo "$radicale"
 	echo '```'
+	echo
+	echo "## Scheduling and mail"
+	echo
+	echo "- \`BenchmarkSaveWith50Attendees\` (\`calendar\`): an organizer PUTs one event with 50 outside"
+	echo "  attendees through the CalDAV handler; salon gives it a meeting room, composes 50 invitations and"
+	echo "  queues them in the same SQLite transaction; the outbox worker hands them to a go-smtp server on"
+	echo "  127.0.0.1. \`ms/50-accepted\` is the time from the PUT until that server has accepted all 50"
+	echo "  (goal: under 2,000 ms)."
+	echo "- \`BenchmarkCompose\` (\`mail\`): one invitation (text, HTML, text/calendar and the .ics"
+	echo "  attachment) per op; 1 s / ns per op is invitations per second on one core (goal: 500 or more)."
+	echo "- \`BenchmarkOutboxBurst\` (\`mail\`): 50 messages queued in one transaction until a local SMTP"
+	echo "  server has accepted them all."
 	echo
 	echo "## Go benchmarks"
 	echo

@@ -59,7 +59,7 @@ func AccessLog(logger *slog.Logger, h http.Handler) http.Handler {
 			}
 			logger.LogAttrs(r.Context(), level, "http request",
 				slog.String("method", r.Method),
-				slog.String("path", r.URL.Path),
+				slog.String("path", redactPath(r.URL.Path)),
 				slog.Int("status", status),
 				slog.Duration("duration", time.Since(start)),
 				slog.Int64("bytes", rec.bytes),

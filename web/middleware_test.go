@@ -48,6 +48,17 @@ func logLines(t *testing.T, buf *bytes.Buffer) []map[string]any {
 	return lines
 }
 
+// TestAccessLogHidesRSVPTokens: an RSVP token is a credential; access
+// logs must not collect them.
+func TestAccessLogHidesRSVPTokens(t *testing.T) {
+	var buf bytes.Buffer
+	h := AccessLog(slog.New(slog.NewJSONHandler(&buf, nil)), http.NotFoundHandler())
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/rsvp/eyJzZWNyZXQi.c2lnbmF0dXJl", nil))
+	if strings.Contains(buf.String(), "eyJzZWNyZXQi") || !strings.Contains(buf.String(), "/rsvp/") {
+		t.Errorf("access log line: %s", buf.String())
+	}
+}
+
 func TestAccessLog(t *testing.T) {
 	tests := []struct {
 		name    string

@@ -1,7 +1,8 @@
 // Package web serves salon's HTTP surface for people: the pages (home,
-// meeting room), their embedded static assets, and the JSON API under
-// /api/v1. It also exports the middleware every salon response goes
-// through (security headers, access log).
+// meeting room, the RSVP pages of invitation links, the admins' mailbox),
+// their embedded static assets, and the JSON API under /api/v1. It also
+// exports the middleware every salon response goes through (security
+// headers, access log).
 //
 // It does not speak the signalling WebSocket (/ws, package signaling) nor
 // touch media (package sfu): the browser talks to those itself. Operational
@@ -59,6 +60,17 @@ type Options struct {
 	Now func() time.Time
 	// Metrics, when set, receives the web surface's metrics.
 	Metrics prometheus.Registerer
+	// RSVPs, when set, serves the RSVP pages (/rsvp/{token}), the links
+	// of invitation e-mail; without it they are not found.
+	RSVPs RSVPs
+	// Mailbox, when set, serves the admin mailbox (/admin/mail and
+	// /api/v1/admin/mail); without it they are not found. It needs
+	// AdminAuth.
+	Mailbox Mailbox
+	// AdminAuth authenticates requests to the admin pages and puts the
+	// user in the context (auth.WithUser), answering the others itself,
+	// e.g. auth.BasicAuth. The pages then let administrators only in.
+	AdminAuth func(http.Handler) http.Handler
 }
 
 // Server serves the pages and the JSON API. Build it with New.
@@ -72,6 +84,11 @@ type Server struct {
 	publicOrigin string // scheme://host of Config.PublicURL, or ""
 	metrics      *metrics
 	joinLimit    *addressLimiter // join tokens per client address
+	rsvps        RSVPs
+	rsvpLimit    *addressLimiter // RSVP pages and answers per client address
+	rsvpMetrics  *rsvpMetrics
+	mailbox      Mailbox
+	adminAuth    func(http.Handler) http.Handler
 	handler      http.Handler
 }
 
@@ -81,13 +98,19 @@ func New(cfg Config, opts Options) *Server {
 	if opts.Meetings == nil || opts.Tokens == nil {
 		panic("web.New: Options.Meetings and Options.Tokens are required")
 	}
+	if opts.Mailbox != nil && opts.AdminAuth == nil {
+		panic("web.New: Options.Mailbox needs Options.AdminAuth")
+	}
 	s := &Server{
-		meetings: opts.Meetings,
-		tokens:   opts.Tokens,
-		log:      opts.Logger,
-		static:   opts.Static,
-		now:      opts.Now,
-		ttl:      cfg.JoinTokenTTL,
+		meetings:  opts.Meetings,
+		tokens:    opts.Tokens,
+		log:       opts.Logger,
+		static:    opts.Static,
+		now:       opts.Now,
+		ttl:       cfg.JoinTokenTTL,
+		rsvps:     opts.RSVPs,
+		mailbox:   opts.Mailbox,
+		adminAuth: opts.AdminAuth,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -104,6 +127,9 @@ func New(cfg Config, opts Options) *Server {
 	// A person joins, rejoins after a reload or a dropped connection: a
 	// few tokens in a row. Offices behind one address get a generous burst.
 	s.joinLimit = newAddressLimiter(2, 60, s.now)
+	// An attendee opens the page, answers, maybe changes their mind; a
+	// mail scanner at a company's gateway opens every recipient's link.
+	s.rsvpLimit = newAddressLimiter(1, 30, s.now)
 	if cfg.PublicURL != "" {
 		if o, ok := origin(cfg.PublicURL); ok {
 			s.publicOrigin = o
@@ -112,6 +138,7 @@ func New(cfg Config, opts Options) *Server {
 		}
 	}
 	s.metrics = newMetrics(opts.Metrics, s.log)
+	s.rsvpMetrics = newRSVPMetrics(opts.Metrics, s.log)
 	s.handler = SecurityHeaders(s.routes())
 	return s
 }
@@ -129,6 +156,17 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/m/{slug}", methods(s.serveRoom, http.MethodGet, http.MethodHead))
 	mux.Handle("/api/v1/meetings/{slug}", apiMethods(s.serveMeeting, http.MethodGet, http.MethodHead))
 	mux.Handle("/api/v1/meetings/{slug}/join", apiMethods(s.serveJoin, http.MethodPost))
+	if s.rsvps != nil {
+		mux.Handle("/rsvp/{token}", methods(s.serveRSVP, http.MethodGet, http.MethodHead, http.MethodPost))
+	}
+	if s.mailbox != nil {
+		mux.Handle("/api/v1/admin/mail", s.requireAdmin(apiMethods(s.serveMailListAPI, http.MethodGet, http.MethodHead), true))
+		mux.Handle("/api/v1/admin/mail/{seq}", s.requireAdmin(apiMethods(s.serveMailEntryAPI, http.MethodGet, http.MethodHead), true))
+		mux.Handle("/admin/mail", s.requireAdmin(methods(s.serveMailListPage, http.MethodGet, http.MethodHead), false))
+		mux.Handle("/admin/mail/{seq}", s.requireAdmin(methods(s.serveMailEntryPage, http.MethodGet, http.MethodHead), false))
+		mux.Handle("/admin/mail/{seq}/html", s.requireAdmin(methods(s.serveMailHTML, http.MethodGet, http.MethodHead), false))
+		mux.Handle("/admin/mail/{seq}/raw", s.requireAdmin(methods(s.serveMailRaw, http.MethodGet, http.MethodHead), false))
+	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errNoSuchEndpoint)
 	})

@@ -247,3 +247,14 @@ func (d *decoder) contentLine(l string) (goical.Prop, error) {
 func isNameChar(c byte) bool {
 	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
 }
+
+// Decode reads one VCALENDAR leniently, as Parse does, without checking it
+// is a calendar object resource: for iTIP messages (RFC 5546), whose
+// components may lack what a stored object needs.
+func Decode(data []byte) (*goical.Calendar, error) {
+	cal, err := decode(data)
+	if err != nil {
+		return nil, &InvalidError{Precondition: "valid-calendar-data", Msg: err.Error()}
+	}
+	return cal, nil
+}

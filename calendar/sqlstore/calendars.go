@@ -11,7 +11,7 @@ import (
 	"github.com/salonhq/salon/calendar"
 )
 
-const calendarColumns = `id, owner, name, display_name, description, color, sort_order, timezone,
+const calendarColumns = `id, owner, name, kind, display_name, description, color, sort_order, timezone,
 	components, dead_props, sync_token, created_at, updated_at`
 
 // Calendars returns owner's calendars by sort order, then name.
@@ -51,10 +51,14 @@ func (s *Store) Calendar(ctx context.Context, owner, name string) (calendar.Cale
 
 // CreateCalendar stores c and fills in its ID, SyncToken, CreatedAt and
 // UpdatedAt. It returns calendar.ErrExists when the owner already has a
-// calendar of that name.
+// calendar of that name. c.Kind is kept for good: UpdateCalendar does not
+// change it.
 func (s *Store) CreateCalendar(ctx context.Context, c *calendar.Calendar) error {
 	if c.Owner == "" || c.Name == "" {
 		return fmt.Errorf("create calendar %q/%q: owner and name must not be empty", c.Owner, c.Name)
+	}
+	if c.Kind != calendar.KindCalendar && c.Kind != calendar.KindInbox {
+		return fmt.Errorf("create calendar %s/%s: unknown kind %q; want %q or %q", c.Owner, c.Name, c.Kind, calendar.KindCalendar, calendar.KindInbox)
 	}
 	deadProps, err := encodeDeadProps(c.DeadProps)
 	if err != nil {
@@ -66,11 +70,11 @@ func (s *Store) CreateCalendar(ctx context.Context, c *calendar.Calendar) error 
 		// ON CONFLICT DO NOTHING reports a taken name as no row, the same
 		// way on both engines and without aborting the transaction.
 		err := s.queryRow(ctx, tx,
-			`INSERT INTO calendars (owner, name, display_name, description, color, sort_order,
+			`INSERT INTO calendars (owner, name, kind, display_name, description, color, sort_order,
 				timezone, components, dead_props, sync_token, min_token, log_rows, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?, ?)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?, ?)
 			ON CONFLICT (owner, name) DO NOTHING RETURNING id`,
-			c.Owner, c.Name, c.DisplayName, c.Description, c.Color, c.Order,
+			c.Owner, c.Name, c.Kind, c.DisplayName, c.Description, c.Color, c.Order,
 			c.Timezone, strings.Join(c.Components, ","), deadProps, micros(now), micros(now)).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return calendar.ErrExists
@@ -95,8 +99,8 @@ func (s *Store) CreateCalendar(ctx context.Context, c *calendar.Calendar) error 
 }
 
 // UpdateCalendar replaces the properties of the calendar c.ID (not its
-// owner or name) and advances its sync token, which is also its ctag. It
-// fills in c.SyncToken and c.UpdatedAt.
+// owner, name or kind) and advances its sync token, which is also its
+// ctag. It fills in c.SyncToken and c.UpdatedAt.
 func (s *Store) UpdateCalendar(ctx context.Context, c *calendar.Calendar) error {
 	deadProps, err := encodeDeadProps(c.DeadProps)
 	if err != nil {
@@ -162,25 +166,39 @@ func (s *Store) DeleteCalendar(ctx context.Context, owner, name string) error {
 type scanner interface{ Scan(dest ...any) error }
 
 func scanCalendar(row scanner) (calendar.Calendar, error) {
-	var (
-		c                    calendar.Calendar
-		components, props    string
-		createdAt, updatedAt int64
-	)
-	err := row.Scan(&c.ID, &c.Owner, &c.Name, &c.DisplayName, &c.Description, &c.Color, &c.Order,
-		&c.Timezone, &components, &props, &c.SyncToken, &createdAt, &updatedAt)
-	if err != nil {
+	var r calendarRow
+	if err := row.Scan(r.dest()...); err != nil {
 		return calendar.Calendar{}, err
 	}
-	if components != "" {
-		c.Components = strings.Split(components, ",")
+	return r.calendar()
+}
+
+// calendarRow receives the calendarColumns of a row; it lets a query that
+// joins calendars to another table scan both in one call.
+type calendarRow struct {
+	c                    calendar.Calendar
+	components, props    string
+	createdAt, updatedAt int64
+}
+
+// dest lists where Scan puts calendarColumns.
+func (r *calendarRow) dest() []any {
+	return []any{&r.c.ID, &r.c.Owner, &r.c.Name, &r.c.Kind, &r.c.DisplayName, &r.c.Description, &r.c.Color, &r.c.Order,
+		&r.c.Timezone, &r.components, &r.props, &r.c.SyncToken, &r.createdAt, &r.updatedAt}
+}
+
+// calendar decodes the scanned row.
+func (r *calendarRow) calendar() (calendar.Calendar, error) {
+	c := r.c
+	if r.components != "" {
+		c.Components = strings.Split(r.components, ",")
 	}
-	if props != "{}" {
-		if err := json.Unmarshal([]byte(props), &c.DeadProps); err != nil {
+	if r.props != "{}" {
+		if err := json.Unmarshal([]byte(r.props), &c.DeadProps); err != nil {
 			return calendar.Calendar{}, fmt.Errorf("calendar %d: dead properties: %w", c.ID, err)
 		}
 	}
-	c.CreatedAt, c.UpdatedAt = fromMicros(createdAt), fromMicros(updatedAt)
+	c.CreatedAt, c.UpdatedAt = fromMicros(r.createdAt), fromMicros(r.updatedAt)
 	return c, nil
 }
 

@@ -216,3 +216,45 @@ func testDeleteCalendar(t *testing.T, newStore func(*testing.T, Options) *Store)
 		t.Errorf("old calendar's token on the new one: %v, want ErrTokenGone", err)
 	}
 }
+
+func testKinds(t *testing.T, newStore func(*testing.T, Options) *Store) {
+	s := newStore(t, Options{})
+	for _, tt := range []struct {
+		name, kind string
+	}{
+		{"work", calendar.KindCalendar},
+		{calendar.InboxName, calendar.KindInbox},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := calendar.Calendar{Owner: "alice", Name: tt.name, Kind: tt.kind}
+			if err := s.CreateCalendar(ctx, &c); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Calendar(ctx, "alice", tt.name)
+			if err != nil || got.Kind != tt.kind {
+				t.Errorf("Calendar: kind %q, %v; want %q", got.Kind, err, tt.kind)
+			}
+			list, err := s.Calendars(ctx, "alice")
+			i := slices.IndexFunc(list, func(c calendar.Calendar) bool { return c.Name == tt.name })
+			if err != nil || i < 0 || list[i].Kind != tt.kind {
+				t.Errorf("Calendars = %+v, %v; want %s of kind %q", list, err, tt.name, tt.kind)
+			}
+			// The kind is fixed at creation.
+			c.Kind = "other"
+			if err := s.UpdateCalendar(ctx, &c); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.Calendar(ctx, "alice", tt.name); err != nil || got.Kind != tt.kind {
+				t.Errorf("after UpdateCalendar: kind %q, %v; want %q", got.Kind, err, tt.kind)
+			}
+		})
+	}
+	again := calendar.Calendar{Owner: "alice", Name: calendar.InboxName, Kind: calendar.KindInbox}
+	if err := s.CreateCalendar(ctx, &again); !errors.Is(err, calendar.ErrExists) {
+		t.Errorf("a second inbox: %v, want ErrExists", err)
+	}
+	odd := calendar.Calendar{Owner: "alice", Name: "odd", Kind: "outbox"}
+	if err := s.CreateCalendar(ctx, &odd); err == nil {
+		t.Error("CreateCalendar accepted an unknown kind")
+	}
+}

@@ -2,19 +2,16 @@ package sqlstore
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/salonhq/salon/calendar"
 )
 
-const objectColumns = `calendar_id, name, uid, component, etag, data, size, start_utc, end_utc, modified`
+const objectColumns = `calendar_id, name, uid, component, etag, data, size, start_utc, end_utc, modified, schedule_tag`
 
 // batchSize bounds the names in one IN list: SQLite allows 32,766 bound
 // parameters and PostgreSQL 65,535, and shorter lists plan faster.
@@ -62,6 +59,51 @@ func (s *Store) Object(ctx context.Context, calendarID int64, name string) (cale
 		return calendar.Object{}, fmt.Errorf("calendar %d object %q: %w", calendarID, name, err)
 	}
 	return o, nil
+}
+
+// ObjectByUID returns the object with uid in one of owner's ordinary
+// calendars, and that calendar, or calendar.ErrNotFound. The scheduling
+// inbox does not count: its messages are copies, not the owner's event.
+// Should two of owner's calendars hold the UID, the first as Calendars
+// lists them wins, so that the answer does not change from one call to
+// the next. (Ordering by ID instead would let PostgreSQL walk the primary
+// key of every calendar to find the first of owner's.)
+func (s *Store) ObjectByUID(ctx context.Context, owner, uid string) (calendar.Calendar, calendar.Object, error) {
+	var (
+		calRow calendarRow
+		objRow objectRow
+	)
+	err := s.queryRow(ctx, nil, objectByUIDQuery, owner, calendar.KindCalendar, uid).
+		Scan(append(calRow.dest(), objRow.dest()...)...)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = calendar.ErrNotFound
+	}
+	var c calendar.Calendar
+	if err == nil {
+		c, err = calRow.calendar()
+	}
+	if err != nil {
+		return calendar.Calendar{}, calendar.Object{}, fmt.Errorf("object with UID %q of %s: %w", uid, owner, err)
+	}
+	return c, objRow.object(), nil
+}
+
+// objectByUIDQuery finds owner's calendars through UNIQUE (owner, name) and
+// the object in each through UNIQUE (calendar_id, uid); only the matches,
+// usually one, are sorted.
+var objectByUIDQuery = `SELECT ` + qualify("c", calendarColumns) + `, ` + qualify("o", objectColumns) + `
+	FROM calendars c JOIN objects o ON o.calendar_id = c.id
+	WHERE c.owner = ? AND c.kind = ? AND o.uid = ?
+	ORDER BY c.sort_order, c.name LIMIT 1`
+
+// qualify prefixes each of the comma-separated columns with the table
+// alias, for a query that joins tables with columns of the same name.
+func qualify(alias, columns string) string {
+	list := strings.Split(columns, ",")
+	for i, c := range list {
+		list[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(list, ", ")
 }
 
 // Objects returns those of the named objects that exist, in no particular
@@ -113,7 +155,7 @@ func (s *Store) ObjectHeadsInRange(ctx context.Context, calendarID int64, comp s
 }
 
 // headColumns select objectColumns with NULL for the data.
-const headColumns = `calendar_id, name, uid, component, etag, NULL, size, start_utc, end_utc, modified`
+const headColumns = `calendar_id, name, uid, component, etag, NULL, size, start_utc, end_utc, modified, schedule_tag`
 
 // shortSpan is how long an object's instances may spread for it to count
 // as short (see migration 0002).
@@ -197,177 +239,36 @@ func scanObjects(list []calendar.Object, rows *sql.Rows) ([]calendar.Object, err
 	return list, rows.Err()
 }
 
-// PutObject creates or replaces the object o.Name in calendar o.CalendarID
-// and returns its new ETag and whether it was created; it fills in o.ETag,
-// o.Size and o.Modified. Errors: calendar.ErrNotFound when the calendar is
-// missing, calendar.ErrPrecondition when pre fails (an If-Match on a
-// missing object fails), *calendar.UIDConflictError when another object of
-// the calendar has o.UID.
-func (s *Store) PutObject(ctx context.Context, o *calendar.Object, pre calendar.Precondition) (string, bool, error) {
-	if o.Name == "" || o.UID == "" || o.Component == "" {
-		return "", false, fmt.Errorf("put calendar %d object %q: name, UID and component must not be empty", o.CalendarID, o.Name)
-	}
-	data := o.Data
-	if data == nil {
-		data = []byte{} // an empty object, not a NULL
-	}
-	now := s.now()
-	var (
-		etag    string
-		created bool
-	)
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		if err := s.lock(ctx, tx, o.CalendarID); err != nil {
-			return err
-		}
-		// The object of that name and the one holding the UID, usually the
-		// same row, in one query.
-		rows, err := s.query(ctx, tx,
-			`SELECT name, etag FROM objects WHERE calendar_id = ? AND (name = ? OR uid = ?)`,
-			o.CalendarID, o.Name, o.UID)
-		if err != nil {
-			return err
-		}
-		var current, uidOwner string
-		for rows.Next() {
-			var name, tag string
-			if err := rows.Scan(&name, &tag); err != nil {
-				rows.Close()
-				return err
-			}
-			if name == o.Name {
-				current = tag
-			} else {
-				uidOwner = name
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		created = current == ""
-		if err := check(pre, current); err != nil {
-			return err
-		}
-		if uidOwner != "" {
-			return &calendar.UIDConflictError{UID: o.UID, Name: uidOwner}
-		}
-
-		token, err := s.logChange(ctx, tx, o.CalendarID, o.Name, false, now)
-		if err != nil {
-			return err
-		}
-		etag = makeETag(token, data)
-		var end sql.NullInt64
-		if !o.End.IsZero() {
-			end = sql.NullInt64{Int64: micros(o.End), Valid: true}
-		}
-		if created {
-			_, err = s.exec(ctx, tx,
-				`INSERT INTO objects (calendar_id, name, uid, component, etag, token, data, size, start_utc, end_utc, short_span, modified)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				o.CalendarID, o.Name, o.UID, o.Component, etag, token, data, len(data), micros(o.Start), end, isShort(o), micros(now))
-		} else {
-			_, err = s.exec(ctx, tx,
-				`UPDATE objects SET uid = ?, component = ?, etag = ?, token = ?, data = ?, size = ?,
-					start_utc = ?, end_utc = ?, short_span = ?, modified = ?
-				WHERE calendar_id = ? AND name = ?`,
-				o.UID, o.Component, etag, token, data, len(data), micros(o.Start), end, isShort(o), micros(now),
-				o.CalendarID, o.Name)
-		}
-		return err
-	})
-	var conflict *calendar.UIDConflictError
-	if errors.As(err, &conflict) {
-		return "", false, conflict
-	}
-	if err != nil {
-		return "", false, fmt.Errorf("put calendar %d object %q: %w", o.CalendarID, o.Name, err)
-	}
-	o.ETag, o.Size, o.Modified = etag, len(o.Data), fromMicros(micros(now))
-	return etag, created, nil
-}
-
-// DeleteObject deletes the calendar's object name. Errors:
-// calendar.ErrNotFound when it or the calendar is missing,
-// calendar.ErrPrecondition when pre fails (an If-Match on a missing object
-// fails, as RFC 7232 §3.1 has it).
-func (s *Store) DeleteObject(ctx context.Context, calendarID int64, name string, pre calendar.Precondition) error {
-	now := s.now()
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		if err := s.lock(ctx, tx, calendarID); err != nil {
-			return err
-		}
-		var current string
-		err := s.queryRow(ctx, tx,
-			`SELECT etag FROM objects WHERE calendar_id = ? AND name = ?`, calendarID, name).Scan(&current)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		if err := check(pre, current); err != nil {
-			return err
-		}
-		if current == "" {
-			return calendar.ErrNotFound
-		}
-		if _, err := s.logChange(ctx, tx, calendarID, name, true, now); err != nil {
-			return err
-		}
-		_, err = s.exec(ctx, tx,
-			`DELETE FROM objects WHERE calendar_id = ? AND name = ?`, calendarID, name)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("delete calendar %d object %q: %w", calendarID, name, err)
-	}
-	return nil
-}
-
-// check evaluates pre against the current ETag, "" when there is no object
-// (RFC 7232 §3.1, §3.2): ETags compare strongly, and an If-Match of "*"
-// asks only that the object exists.
-func check(pre calendar.Precondition, current string) error {
-	switch pre.IfMatch {
-	case "":
-	case "*":
-		if current == "" {
-			return calendar.ErrPrecondition
-		}
-	default:
-		if pre.IfMatch != current {
-			return calendar.ErrPrecondition
-		}
-	}
-	if pre.IfNoneMatchAny && current != "" {
-		return calendar.ErrPrecondition
-	}
-	return nil
-}
-
-// makeETag names one write of data: the token makes it change on every
-// write, even of the same bytes; the hash tells writes apart should tokens
-// ever repeat, as after restoring an older backup.
-func makeETag(token int64, data []byte) string {
-	sum := sha256.Sum256(data)
-	return `"` + strconv.FormatInt(token, 10) + "-" + hex.EncodeToString(sum[:4]) + `"`
-}
-
 func scanObject(row scanner) (calendar.Object, error) {
-	var (
-		o               calendar.Object
-		start, modified int64
-		end             sql.NullInt64
-	)
-	err := row.Scan(&o.CalendarID, &o.Name, &o.UID, &o.Component, &o.ETag, &o.Data, &o.Size,
-		&start, &end, &modified)
-	if err != nil {
+	var r objectRow
+	if err := row.Scan(r.dest()...); err != nil {
 		return calendar.Object{}, err
 	}
-	o.Start, o.Modified = fromMicros(start), fromMicros(modified)
-	if end.Valid {
-		o.End = fromMicros(end.Int64)
+	return r.object(), nil
+}
+
+// objectRow receives the objectColumns of a row; it lets a query that joins
+// objects to another table scan both in one call.
+type objectRow struct {
+	o               calendar.Object
+	start, modified int64
+	end             sql.NullInt64
+}
+
+// dest lists where Scan puts objectColumns.
+func (r *objectRow) dest() []any {
+	return []any{&r.o.CalendarID, &r.o.Name, &r.o.UID, &r.o.Component, &r.o.ETag, &r.o.Data, &r.o.Size,
+		&r.start, &r.end, &r.modified, &r.o.ScheduleTag}
+}
+
+// object decodes the scanned row.
+func (r *objectRow) object() calendar.Object {
+	o := r.o
+	o.Start, o.Modified = fromMicros(r.start), fromMicros(r.modified)
+	if r.end.Valid {
+		o.End = fromMicros(r.end.Int64)
 	}
-	return o, nil
+	return o
 }
 
 // unique returns names without repeats, keeping the first of each.

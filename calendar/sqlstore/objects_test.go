@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -327,5 +328,194 @@ func testRange(t *testing.T, newStore func(*testing.T, Options) *Store) {
 	list, err := s.ObjectsInRange(ctx, c.ID, "VJOURNAL", time.Time{}, time.Time{})
 	if err != nil || len(list) != 1 || string(list[0].Data) != "march-journal" || list[0].ETag == "" {
 		t.Errorf("ObjectsInRange does not return whole objects: %+v, %v", list, err)
+	}
+}
+
+func testScheduleTag(t *testing.T, newStore func(*testing.T, Options) *Store) {
+	s := newStore(t, Options{})
+	c := mustCalendar(t, s, "alice", "work")
+	start := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
+	tagged := event(c.ID, "tagged", "1", start)
+	tagged.ScheduleTag = `"s1"`
+	mustPut(t, s, tagged, calendar.Precondition{})
+	mustPut(t, s, event(c.ID, "plain", "1", start), calendar.Precondition{})
+
+	// Every read that returns objects returns the tag.
+	reads := map[string]func() ([]calendar.Object, error){
+		"Objects": func() ([]calendar.Object, error) {
+			return s.Objects(ctx, c.ID, []string{"tagged.ics", "plain.ics"})
+		},
+		"ObjectsInRange": func() ([]calendar.Object, error) {
+			return s.ObjectsInRange(ctx, c.ID, "VEVENT", start, start.Add(time.Hour))
+		},
+		"ObjectHeadsInRange": func() ([]calendar.Object, error) {
+			return s.ObjectHeadsInRange(ctx, c.ID, "", time.Time{}, time.Time{})
+		},
+		"Object": func() ([]calendar.Object, error) {
+			a, err := s.Object(ctx, c.ID, "tagged.ics")
+			if err != nil {
+				return nil, err
+			}
+			b, err := s.Object(ctx, c.ID, "plain.ics")
+			return []calendar.Object{a, b}, err
+		},
+	}
+	for name, read := range reads {
+		list, err := read()
+		got := collect(list, func(o calendar.Object) string { return o.Name + "=" + o.ScheduleTag })
+		if want := []string{"plain.ics=", `tagged.ics="s1"`}; err != nil || !slices.Equal(got, want) {
+			t.Errorf("%s: %v, %v; want %v", name, got, err, want)
+		}
+	}
+
+	// RFC 6638 §8.3: the write happens only if the object exists with
+	// exactly that tag.
+	for _, tt := range []struct {
+		name   string
+		object string
+		pre    calendar.Precondition
+		ok     bool
+	}{
+		{"another tag", "tagged", calendar.Precondition{IfScheduleTag: `"s0"`}, false},
+		{"unquoted", "tagged", calendar.Precondition{IfScheduleTag: `s1`}, false},
+		{"an object without a tag", "plain", calendar.Precondition{IfScheduleTag: `"s1"`}, false},
+		{"a missing object", "missing", calendar.Precondition{IfScheduleTag: `"s1"`}, false},
+		{"the tag but another ETag", "tagged", calendar.Precondition{IfScheduleTag: `"s1"`, IfMatch: `"1-deadbeef"`}, false},
+		{"the tag", "tagged", calendar.Precondition{IfScheduleTag: `"s1"`}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := syncToken(t, s, "alice", "work")
+			o := event(c.ID, tt.object, "2", start)
+			o.ScheduleTag = `"s1"` // an attendee's change keeps the tag
+			_, _, err := s.PutObject(ctx, o, tt.pre)
+			delErr := s.DeleteObject(ctx, c.ID, tt.object+".ics", tt.pre)
+			if !tt.ok {
+				if !errors.Is(err, calendar.ErrPrecondition) || !errors.Is(delErr, calendar.ErrPrecondition) {
+					t.Errorf("PutObject: %v, DeleteObject: %v; want ErrPrecondition", err, delErr)
+				}
+				if after := syncToken(t, s, "alice", "work"); after != before {
+					t.Errorf("a failed If-Schedule-Tag-Match moved the sync token from %d to %d", before, after)
+				}
+				return
+			}
+			if err != nil || delErr != nil {
+				t.Errorf("PutObject: %v, DeleteObject: %v; want both to succeed", err, delErr)
+			}
+		})
+	}
+
+	// The tag is stored as given: a write without one clears it.
+	retagged := event(c.ID, "plain", "3", start)
+	retagged.ScheduleTag = `"s7"`
+	mustPut(t, s, retagged, calendar.Precondition{})
+	mustPut(t, s, event(c.ID, "plain", "4", start), calendar.Precondition{IfScheduleTag: `"s7"`})
+	if got, err := s.Object(ctx, c.ID, "plain.ics"); err != nil || got.ScheduleTag != "" {
+		t.Errorf("after a write without a tag: %q, %v; want none", got.ScheduleTag, err)
+	}
+}
+
+// Attendees' clients racing to update their copy with
+// If-Schedule-Tag-Match, each writing a new tag: exactly one wins.
+func testConcurrentScheduleTag(t *testing.T, newStore func(*testing.T, Options) *Store) {
+	s := newStore(t, Options{})
+	c := mustCalendar(t, s, "alice", "work")
+	start := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
+	o := event(c.ID, "meeting", "0", start)
+	o.ScheduleTag = `"s0"`
+	mustPut(t, s, o, calendar.Precondition{})
+
+	const writers = 20
+	var wg sync.WaitGroup
+	results := make(chan error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			mine := event(c.ID, "meeting", fmt.Sprint(w), start)
+			mine.ScheduleTag = fmt.Sprintf(`"s0-%d"`, w)
+			_, _, err := s.PutObject(ctx, mine, calendar.Precondition{IfScheduleTag: `"s0"`})
+			results <- err
+		})
+	}
+	wg.Wait()
+	close(results)
+	won := 0
+	for err := range results {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, calendar.ErrPrecondition):
+			t.Error(err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d writers matched the schedule-tag, want 1", won)
+	}
+}
+
+func testObjectByUID(t *testing.T, newStore func(*testing.T, Options) *Store) {
+	s := newStore(t, Options{})
+	work := mustCalendar(t, s, "alice", "work")
+	// Listed after work, for all its name.
+	home := calendar.Calendar{Owner: "alice", Name: "home", Order: 1}
+	if err := s.CreateCalendar(ctx, &home); err != nil {
+		t.Fatal(err)
+	}
+	inbox := calendar.Calendar{Owner: "alice", Name: calendar.InboxName, Kind: calendar.KindInbox}
+	if err := s.CreateCalendar(ctx, &inbox); err != nil {
+		t.Fatal(err)
+	}
+	bobs := mustCalendar(t, s, "bob", "work")
+	start := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
+	for _, o := range []*calendar.Object{
+		event(work.ID, "w", "1", start),
+		event(home.ID, "h", "1", start),
+		event(inbox.ID, "i", "1", start),
+		event(bobs.ID, "b", "1", start),
+		event(work.ID, "gone", "1", start),
+		event(home.ID, "both", "1", start),
+		event(work.ID, "both", "1", start),
+	} {
+		o.ScheduleTag = `"` + o.UID + `"`
+		mustPut(t, s, o, calendar.Precondition{})
+	}
+	if err := s.DeleteObject(ctx, work.ID, "gone.ics", calendar.Precondition{}); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tt := range []struct {
+		name, owner, uid string
+		want             string // the calendar's name; "" for not found
+	}{
+		{"in the first calendar", "alice", "w", "work"},
+		{"in another calendar", "alice", "h", "home"},
+		{"in both: the first Calendars lists", "alice", "both", "work"},
+		{"another user's", "alice", "b", ""},
+		{"asked by another user", "bob", "w", ""},
+		{"only in the inbox", "alice", "i", ""},
+		{"deleted", "alice", "gone", ""},
+		{"never there", "alice", "nope", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, o, err := s.ObjectByUID(ctx, tt.owner, tt.uid)
+			if tt.want == "" {
+				if !errors.Is(err, calendar.ErrNotFound) {
+					t.Errorf("ObjectByUID = %s/%s, %v; want ErrNotFound", c.Name, o.Name, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantCal, err := s.Calendar(ctx, tt.owner, tt.want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantObj, err := s.Object(ctx, wantCal.ID, tt.uid+".ics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(c, wantCal) || !reflect.DeepEqual(o, wantObj) {
+				t.Errorf("ObjectByUID =\n%+v\n%+v\nwant\n%+v\n%+v", c, o, wantCal, wantObj)
+			}
+		})
 	}
 }

@@ -2,7 +2,9 @@
 // salon's SQL database (SQLite or PostgreSQL, through internal/db). It
 // implements calendar.Store: every write is one transaction that also
 // appends to the calendar's change log, which is what sync tokens, ctags
-// and ETags are made from.
+// and ETags are made from. Apply makes several writes, across calendars
+// and users, one transaction, and queues the mail they cause in it
+// through an Outbox, which package mail provides.
 //
 // It stores iCalendar bytes as given and never parses them: the caller
 // supplies an object's UID, component type and time bounds. The CalDAV
@@ -36,6 +38,10 @@ type Options struct {
 	// least; older ones are dropped in batches. DefaultChangeLogLimit when
 	// zero or negative.
 	ChangeLogLimit int
+	// Outbox queues mail in the transaction of the calendar change that
+	// caused it. Nil: an Apply with Mail fails with an error saying no
+	// outbox is configured.
+	Outbox Outbox
 }
 
 // Store is a calendar.Store on a SQL database.
@@ -57,6 +63,7 @@ type Store struct {
 	// where a write transaction holds the whole database.
 	forUpdate string
 	stmts     statements
+	outbox    Outbox // nil when none is configured
 }
 
 var _ calendar.Store = (*Store)(nil)
@@ -70,6 +77,7 @@ func New(d *db.DB, opts Options) *Store {
 		db:       d,
 		now:      opts.Now,
 		logLimit: int64(opts.ChangeLogLimit),
+		outbox:   opts.Outbox,
 		stmts: statements{
 			prepared: make(map[string]*sql.Stmt),
 			wanted:   make(map[string]bool),

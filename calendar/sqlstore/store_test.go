@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"strconv"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/salonhq/salon/calendar"
@@ -37,6 +39,14 @@ func testStore(t *testing.T, newStore func(t *testing.T, opts Options) *Store) {
 		{"ConcurrentIfMatch", testConcurrentIfMatch},
 		{"FailedWriteChangesNothing", testFailedWrite},
 		{"MigrateTwice", testMigrateTwice},
+		{"MigrateFrom0002", testMigrateFrom0002},
+		{"Kinds", testKinds},
+		{"ScheduleTag", testScheduleTag},
+		{"ConcurrentScheduleTag", testConcurrentScheduleTag},
+		{"ObjectByUID", testObjectByUID},
+		{"Apply", testApply},
+		{"ApplyWithoutOutbox", testApplyWithoutOutbox},
+		{"ConcurrentApply", testConcurrentApply},
 		{"OneConnection", testOneConnection},
 	}
 	for _, tt := range tests {
@@ -310,6 +320,61 @@ func testMigrateTwice(t *testing.T, newStore func(*testing.T, Options) *Store) {
 	}
 	if _, err := s.Calendar(ctx, "alice", "work"); err != nil {
 		t.Errorf("after a second Migrate: %v", err)
+	}
+}
+
+// A database that salon kept before scheduling, with migrations 0001 and
+// 0002 only, takes 0003 with its rows: ordinary calendars, untagged
+// objects.
+func testMigrateFrom0002(t *testing.T, newStore func(*testing.T, Options) *Store) {
+	s := newStore(t, Options{})
+	// newStore migrated to the newest schema; start over from the older one.
+	if _, err := s.db.Exec(`DROP TABLE changes; DROP TABLE objects; DROP TABLE calendars;
+		DELETE FROM schema_migrations WHERE owner = 'calendar'`); err != nil {
+		t.Fatal(err)
+	}
+	old := fstest.MapFS{}
+	for _, name := range []string{"0001_calendars.sql", "0002_short_span.sql"} {
+		script, err := fs.ReadFile(migrations, "migrations/"+string(s.db.Dialect)+"/"+name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old[name] = &fstest.MapFile{Data: script}
+	}
+	if err := s.db.Migrate(ctx, "calendar", old); err != nil {
+		t.Fatal(err)
+	}
+	var id int64
+	if err := s.db.QueryRow(`INSERT INTO calendars (owner, name, display_name, description, color, sort_order,
+			timezone, components, dead_props, sync_token, min_token, log_rows, created_at, updated_at)
+		VALUES ('alice', 'work', 'Work', '', '', 0, '', 'VEVENT', '{}', 0, 0, 0, 0, 0) RETURNING id`).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.Exec(s.db.Rebind(`INSERT INTO objects (calendar_id, name, uid, component, etag, token, data,
+			size, start_utc, end_utc, short_span, modified)
+		VALUES (?, 'a.ics', 'a', 'VEVENT', '"1-00000000"', 1, ?, 1, 0, NULL, 0, 0)`), id, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c, o, err := s.ObjectByUID(ctx, "alice", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Kind != calendar.KindCalendar || o.ScheduleTag != "" || o.ETag != `"1-00000000"` {
+		t.Errorf("after migrating: kind %q, schedule-tag %q, ETag %s; want \"\", \"\", the old ETag", c.Kind, o.ScheduleTag, o.ETag)
+	}
+	// And it takes writes of the new kind.
+	tagged := event(c.ID, "a", "2", time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC))
+	tagged.ScheduleTag = `"s1"`
+	if _, _, err := s.PutObject(ctx, tagged, calendar.Precondition{IfMatch: o.ETag}); err != nil {
+		t.Fatal(err)
+	}
+	inbox := calendar.Calendar{Owner: "alice", Name: calendar.InboxName, Kind: calendar.KindInbox}
+	if err := s.CreateCalendar(ctx, &inbox); err != nil {
+		t.Fatal(err)
 	}
 }
 

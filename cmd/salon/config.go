@@ -7,10 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	netmail "net/mail"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/salonhq/salon/mail"
 )
 
 // serveConfig is everything `salon serve` is told by its flags.
@@ -29,6 +32,9 @@ type serveConfig struct {
 	LogLevel       slog.Level
 	LogFormat      string
 	ReconnectGrace time.Duration
+	SMTP           string // relay URL; "" keeps mail in the local mailbox
+	MailFrom       string // salon's sender address; "" derives salon@<public host>
+	InboundListen  string // SMTP/LMTP listener for iMIP replies; "" is off
 }
 
 // parseServeFlags reads flags, then SALON_* variables for flags not given on
@@ -51,6 +57,9 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 		logLevel   = fs.String("log-level", "info", "log level: debug, info, warn or error")
 		logFormat  = fs.String("log-format", "text", "log format: text or json")
 		reconGrace = fs.Duration("reconnect-grace", 30*time.Second, "how long a participant whose connection dropped keeps its place")
+		smtpURL    = fs.String("smtp", "", "mail relay for invitations: smtp://user:pass@host:587 (STARTTLS) or smtps://…:465; empty keeps mail in the local mailbox admins read at /admin/mail")
+		mailFrom   = fs.String("mail-from", "", "sender address of salon's mail (default: salon@<host of --public-url>)")
+		inbound    = fs.String("inbound-listen", "", "receive iMIP replies from the mail server: smtp://127.0.0.1:2525, lmtp://127.0.0.1:2424 or lmtp+unix:///path (default: off)")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -82,6 +91,7 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	cfg := &serveConfig{
 		Listen: *listen, Data: *data, DB: *dbURL, RTCUDPPort: *udpPort, RTCListenIP: *rtcListen,
 		RTCLoopback: *rtcLoop, RTCTCP: *rtcTCP, RTCIPv6: *rtcIPv6, LogFormat: *logFormat, ReconnectGrace: *reconGrace,
+		SMTP: *smtpURL, MailFrom: *mailFrom, InboundListen: *inbound,
 	}
 	_, port, err := net.SplitHostPort(cfg.Listen)
 	if err != nil {
@@ -130,6 +140,21 @@ func (cfg *serveConfig) validateRest(rtcIP, rtcIfaces, logLevel string) error {
 	}
 	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
 		return fmt.Errorf("invalid --log-format %q: use text or json", cfg.LogFormat)
+	}
+	if cfg.SMTP != "" {
+		if _, err := mail.ParseRelay(cfg.SMTP); err != nil {
+			return fmt.Errorf("invalid %v", err) // ParseRelay's errors start with "--smtp:"
+		}
+	}
+	if cfg.MailFrom != "" {
+		if _, err := netmail.ParseAddress(cfg.MailFrom); err != nil || strings.ContainsAny(cfg.MailFrom, "\r\n") {
+			return fmt.Errorf("invalid --mail-from %q: want an address such as salon@example.org or \"Meetings <salon@example.org>\"", cfg.MailFrom)
+		}
+	}
+	if cfg.InboundListen != "" {
+		if _, _, _, err := mail.ParseInboundAddr(cfg.InboundListen); err != nil {
+			return fmt.Errorf("invalid --inbound-listen: %v", err)
+		}
 	}
 	return nil
 }

@@ -53,6 +53,11 @@ func TestFlagValidationNamesTheFlag(t *testing.T) {
 		{[]string{"--log-format", "xml"}, nil, "--log-format"},
 		{[]string{"--db", "mysql://x"}, nil, "--db"},
 		{[]string{"--reconnect-grace", "1ms"}, nil, "--reconnect-grace"},
+		{[]string{"--smtp", "ftp://mail.example.org"}, nil, "--smtp"},
+		{[]string{"--smtp", "smtp://mail.example.org?tls=none"}, nil, "--smtp"},
+		{[]string{"--mail-from", "not an address"}, nil, "--mail-from"},
+		{[]string{"--inbound-listen", "imap://127.0.0.1:143"}, nil, "--inbound-listen"},
+		{nil, map[string]string{"SALON_SMTP": "smtp://user@host"}, "--smtp"},
 		{nil, map[string]string{"SALON_RTC_UDP_PORT": "many"}, "SALON_RTC_UDP_PORT"},
 		{nil, map[string]string{"SALON_LOG_FORMAT": "xml"}, "--log-format"},
 	} {
@@ -70,6 +75,8 @@ func TestEnvironmentAndFlags(t *testing.T) {
 		"SALON_RTC_IP":       "203.0.113.7, 198.51.100.2",
 		"SALON_RTC_LOOPBACK": "true",
 		"SALON_PUBLIC_URL":   "https://meet.example.org/",
+		"SALON_SMTP":         "smtps://salon:s3cret@mail.example.org",
+		"SALON_MAIL_FROM":    "Meetings <meet@example.org>",
 	}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -82,6 +89,9 @@ func TestEnvironmentAndFlags(t *testing.T) {
 	}
 	if cfg.PublicURL != "https://meet.example.org" {
 		t.Errorf("public url = %q", cfg.PublicURL)
+	}
+	if cfg.SMTP != "smtps://salon:s3cret@mail.example.org" || cfg.MailFrom != "Meetings <meet@example.org>" {
+		t.Errorf("mail settings not applied: %q %q", cfg.SMTP, cfg.MailFrom)
 	}
 }
 

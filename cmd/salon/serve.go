@@ -76,12 +76,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := users.Migrate(ctx); err != nil {
 		return fmt.Errorf("prepare the database: %w", err)
 	}
-	calendars := sqlstore.New(database, sqlstore.Options{})
+	reg := prometheus.NewRegistry()
+	outbox, err := newOutbox(ctx, cfg, database, log, reg)
+	if err != nil {
+		return err
+	}
+	calendars := sqlstore.New(database, sqlstore.Options{Outbox: outbox})
 	if err := calendars.Migrate(ctx); err != nil {
 		return fmt.Errorf("prepare the database: %w", err)
 	}
 
-	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "salon", Name: "build_info", Help: "Always 1; the version is in the label.",
@@ -110,16 +114,22 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = defaultPublicURL(lis.Addr())
 	}
+	sched, err := newScheduler(cfg, calendars, users, meetings, tokens, log, reg)
+	if err != nil {
+		return err
+	}
 	sig := signaling.New(signaling.Config{PublicURL: cfg.PublicURL, ReconnectGrace: cfg.ReconnectGrace},
 		signaling.Options{SFU: media, Tokens: tokens, Logger: log, Registerer: reg})
 	site := web.New(web.Config{PublicURL: cfg.PublicURL},
-		web.Options{Meetings: meetings, Tokens: tokens, Logger: log, Metrics: reg})
+		web.Options{Meetings: meetings, Tokens: tokens, Logger: log, Metrics: reg,
+			RSVPs: sched, Mailbox: outbox,
+			AdminAuth: func(h http.Handler) http.Handler { return auth.BasicAuth(users, "salon", log, h) }})
 
 	if err := ensureAdmin(ctx, users, calendars, cfg.PublicURL, stdout, log); err != nil {
 		return err
 	}
 	dav := calendar.NewHandler(calendar.Config{Prefix: "/dav"},
-		calendar.Options{Store: calendars, Directory: users, Logger: log})
+		calendar.Options{Store: calendars, Directory: users, Logger: log, Scheduler: sched})
 
 	var ready atomic.Bool
 	mux := http.NewServeMux()
@@ -166,6 +176,22 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(lis) }()
+
+	// The mail worker outlives the HTTP server's drain, so that what the
+	// last requests queued is still tried before the process exits.
+	mailCtx, stopMail := context.WithCancel(context.WithoutCancel(ctx))
+	mailDone := make(chan struct{})
+	go func() {
+		defer close(mailDone)
+		if err := outbox.Run(mailCtx); err != nil && !errors.Is(err, context.Canceled) {
+			log.Error("mail outbox stopped", "err", err)
+		}
+	}()
+	defer func() { stopMail(); <-mailDone }()
+	inbound, err := startInbound(cfg, sched, log, reg)
+	if err != nil {
+		return err
+	}
 	ready.Store(true)
 
 	demoURL := cfg.PublicURL + "/m/" + demo.Slug
@@ -191,6 +217,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("HTTP server did not drain in time", "err", err)
+	}
+	if inbound != nil {
+		if err := inbound.Shutdown(sctx); err != nil {
+			log.Warn("inbound mail listener did not drain in time", "err", err)
+		}
 	}
 	_ = media.Close()
 	log.Info("stopped")

@@ -20,7 +20,8 @@ import (
 )
 
 const userUsage = `Usage:
-  salon user add NAME --email ADDR [--admin] [--display-name TEXT]
+  salon user add NAME --email ADDR [--admin] [--display-name TEXT] [--lang en|fr]
+  salon user set NAME [--email ADDR] [--display-name TEXT] [--lang en|fr]
   salon user list
   salon user passwd NAME
   salon user delete NAME
@@ -30,7 +31,8 @@ const userUsage = `Usage:
 
 add and passwd read the password from the first line of standard input.
 With no input (a terminal, or </dev/null) they make a strong one and
-print it.
+print it. --lang is the language of the mail and pages salon makes for
+the user (English by default); set changes only the flags given.
 
 Every command also takes --data DIR (default ./data) and --db URL (default:
 SQLite in the data directory), or SALON_DATA and SALON_DB, like salon serve.
@@ -81,11 +83,13 @@ func (c *userCmd) run(ctx context.Context, args []string) error {
 	args = fs.Args()
 	if len(args) == 0 {
 		fmt.Fprint(c.stderr, userUsage)
-		return usageError{"salon user needs a command: add, list, passwd, delete or app-password"}
+		return usageError{"salon user needs a command: add, set, list, passwd, delete or app-password"}
 	}
 	switch args[0] {
 	case "add":
 		return c.add(ctx, args[1:])
+	case "set":
+		return c.set(ctx, args[1:])
 	case "list":
 		return c.list(ctx, args[1:])
 	case "passwd":
@@ -196,6 +200,7 @@ func (c *userCmd) add(ctx context.Context, args []string) error {
 	email := fs.String("email", "", "e-mail address: where invitations go, and the user's calendar address (required)")
 	admin := fs.Bool("admin", false, "make the user an administrator")
 	displayName := fs.String("display-name", "", "name shown to others (default: the user name)")
+	lang := fs.String("lang", "", "language of salon's mail and pages for the user: en or fr (default en)")
 	pos, err := c.parse(fs, args, 1, "one user name, e.g. salon user add ada --email ada@example.org")
 	if err != nil {
 		return err
@@ -213,7 +218,7 @@ func (c *userCmd) add(ctx context.Context, args []string) error {
 		return err
 	}
 	defer d.Close()
-	u, err := users.Create(ctx, auth.User{Name: name, Email: *email, DisplayName: *displayName, Admin: *admin}, password)
+	u, err := users.Create(ctx, auth.User{Name: name, Email: *email, DisplayName: *displayName, Admin: *admin, Lang: *lang}, password)
 	if err != nil {
 		return explain(err, name, "")
 	}
@@ -236,6 +241,49 @@ func (c *userCmd) add(ctx context.Context, args []string) error {
 	return nil
 }
 
+func (c *userCmd) set(ctx context.Context, args []string) error {
+	fs := c.flagSet("salon user set")
+	email := fs.String("email", "", "new e-mail address: where invitations go, and the user's calendar address")
+	displayName := fs.String("display-name", "", "new name shown to others (empty: the user name)")
+	lang := fs.String("lang", "", "language of salon's mail and pages for the user: en or fr")
+	pos, err := c.parse(fs, args, 1, "one user name, e.g. salon user set ada --lang fr")
+	if err != nil {
+		return err
+	}
+	name := pos[0]
+	// Only the flags given change: an empty --display-name is a request to
+	// clear it, not the absence of one.
+	var f auth.UserUpdate
+	if c.given["email"] {
+		f.Email = email
+	}
+	if c.given["display-name"] {
+		f.DisplayName = displayName
+	}
+	if c.given["lang"] {
+		f.Lang = lang
+	}
+	if f == (auth.UserUpdate{}) {
+		fmt.Fprint(c.stderr, userUsage)
+		return usageError{"salon user set needs at least one of --email, --display-name or --lang"}
+	}
+	d, users, err := c.open(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	u, err := users.Update(ctx, name, f)
+	if err != nil {
+		return explain(err, name, "")
+	}
+	display := u.DisplayName
+	if display == "" {
+		display = "(none)"
+	}
+	fmt.Fprintf(c.stdout, "Updated user %s: e-mail %s, display name %s, language %s.\n", u.Name, u.Email, display, u.Language())
+	return nil
+}
+
 func (c *userCmd) list(ctx context.Context, args []string) error {
 	if _, err := c.parse(c.flagSet("salon user list"), args, 0, "no arguments"); err != nil {
 		return err
@@ -254,13 +302,13 @@ func (c *userCmd) list(ctx context.Context, args []string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tEMAIL\tADMIN\tCREATED")
+	fmt.Fprintln(tw, "NAME\tEMAIL\tADMIN\tLANG\tCREATED")
 	for _, u := range list {
 		admin := "no"
 		if u.Admin {
 			admin = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, u.Email, admin, formatTime(u.CreatedAt))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Name, u.Email, admin, u.Language(), formatTime(u.CreatedAt))
 	}
 	return tw.Flush()
 }
@@ -466,6 +514,8 @@ func explain(err error, name, label string) error {
 		msg = "invalid --email: give a bare address such as ada@example.org"
 	case errors.Is(err, auth.ErrInvalidDisplayName):
 		msg = "invalid --display-name: use at most 128 characters and no control characters"
+	case errors.Is(err, auth.ErrInvalidLang):
+		msg = "invalid --lang: use en (English) or fr (French)"
 	case errors.Is(err, auth.ErrWeakPassword):
 		msg = "password not accepted: it needs 8 to 1024 characters and no control characters (give no input on standard input to have one made)"
 	case errors.Is(err, auth.ErrUserNotFound):

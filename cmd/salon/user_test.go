@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/salonhq/salon/calendar"
-	"github.com/salonhq/salon/calendar/sqlstore"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/salonhq/salon/calendar"
+	"github.com/salonhq/salon/calendar/sqlstore"
 	"github.com/salonhq/salon/internal/auth"
 	"github.com/salonhq/salon/internal/db"
 	"github.com/salonhq/salon/internal/testpg"
@@ -84,11 +84,11 @@ func TestUserCommands(t *testing.T) {
 
 	out = mustRun(t, nil, nil, cmd("list")...)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 5 || !regexp.MustCompile(`^NAME\s+EMAIL\s+ADMIN\s+CREATED$`).MatchString(lines[0]) {
+	if len(lines) != 5 || !regexp.MustCompile(`^NAME\s+EMAIL\s+ADMIN\s+LANG\s+CREATED$`).MatchString(lines[0]) {
 		t.Fatalf("list printed:\n%s", out)
 	}
-	if !regexp.MustCompile(`^ada\s+ada@example.org\s+yes\s+\d{4}-\d\d-\d\d \d\d:\d\d UTC$`).MatchString(lines[1]) ||
-		!regexp.MustCompile(`^bob\s+bob@example.org\s+no\s+`).MatchString(lines[2]) {
+	if !regexp.MustCompile(`^ada\s+ada@example.org\s+yes\s+en\s+\d{4}-\d\d-\d\d \d\d:\d\d UTC$`).MatchString(lines[1]) ||
+		!regexp.MustCompile(`^bob\s+bob@example.org\s+no\s+en\s+`).MatchString(lines[2]) {
 		t.Errorf("list printed:\n%s", out)
 	}
 
@@ -114,6 +114,74 @@ func TestUserCommands(t *testing.T) {
 	if strings.Contains(out, "bob") {
 		t.Errorf("bob still listed:\n%s", out)
 	}
+}
+
+func TestUserLangAndSet(t *testing.T) {
+	dir := t.TempDir()
+	environ := map[string]string{"SALON_DATA": dir}
+	out := mustRun(t, environ, strings.NewReader("password1\n"), "user", "add", "ada", "--email", "ada@example.org", "--lang", "fr", "--display-name", "Ada")
+	if !strings.Contains(out, "Created user ada") {
+		t.Errorf("add printed %q", out)
+	}
+	mustRun(t, environ, strings.NewReader("password1\n"), "user", "add", "bob", "--email", "bob@example.org")
+	listed := func(want string) {
+		t.Helper()
+		out := mustRun(t, environ, nil, "user", "list")
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("list printed:\n%s\nwant a match for %s", out, want)
+		}
+	}
+	listed(`(?m)^ada\s+ada@example.org\s+no\s+fr\s+\d{4}-.*\nbob\s+bob@example.org\s+no\s+en\s`)
+
+	steps := []struct {
+		args    []string
+		printed string
+		user    auth.User // Name, Email, DisplayName, Lang compared
+	}{
+		{[]string{"--lang", "en"}, "Updated user ada: e-mail ada@example.org, display name Ada, language en.\n",
+			auth.User{Name: "ada", Email: "ada@example.org", DisplayName: "Ada", Lang: "en"}},
+		{[]string{"--email", "Ada@Lovelace.org", "--display-name", "Ada Lovelace"}, "Updated user ada: e-mail Ada@Lovelace.org, display name Ada Lovelace, language en.\n",
+			auth.User{Name: "ada", Email: "Ada@Lovelace.org", DisplayName: "Ada Lovelace", Lang: "en"}},
+		// An empty value clears the display name; flags may come first.
+		{[]string{"--display-name=", "--lang=fr"}, "Updated user ada: e-mail Ada@Lovelace.org, display name (none), language fr.\n",
+			auth.User{Name: "ada", Email: "Ada@Lovelace.org", Lang: "fr"}},
+	}
+	for _, st := range steps {
+		out := mustRun(t, environ, nil, append([]string{"user", "set", "ada"}, st.args...)...)
+		if out != st.printed {
+			t.Errorf("set %v printed %q, want %q", st.args, out, st.printed)
+		}
+		u := storedUser(t, dir, "ada")
+		if u.Name != st.user.Name || u.Email != st.user.Email || u.DisplayName != st.user.DisplayName || u.Lang != st.user.Lang {
+			t.Errorf("after set %v: %+v, want %+v", st.args, u, st.user)
+		}
+	}
+	listed(`(?m)^ada\s+Ada@Lovelace.org\s+no\s+fr\s`)
+
+	_, _, err := salonRun(t, environ, nil, "user", "set", "bob", "--email", "ADA@lovelace.org")
+	if !errors.Is(err, auth.ErrEmailTaken) {
+		t.Errorf("set bob to ada's address: %v, want ErrEmailTaken", err)
+	}
+	checkSignIn(t, "", dir, "ada", "password1", nil)
+	if out := mustRun(t, nil, nil, "user", "help"); !strings.Contains(out, "salon user set NAME [--email ADDR] [--display-name TEXT] [--lang en|fr]") {
+		t.Errorf("help printed %q", out)
+	}
+}
+
+// storedUser reads the user called name from the SQLite database in dir.
+func storedUser(t *testing.T, dir, name string) auth.User {
+	t.Helper()
+	ctx := context.Background()
+	d, err := db.Open(ctx, "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	u, err := auth.NewUsers(d, auth.UsersOptions{}).UserByName(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
 
 func TestUserAppPasswords(t *testing.T) {
@@ -181,6 +249,14 @@ func TestUserCommandErrors(t *testing.T) {
 		{"app password no label", environ, "", []string{"user", "app-password", "add", "ada"}, "a user name and a label", nil},
 		{"app password bad label", environ, "", []string{"user", "app-password", "add", "ada", " "}, "invalid label", auth.ErrInvalidLabel},
 		{"app password no command", environ, "", []string{"user", "app-password"}, "needs a command", nil},
+		{"invalid lang", environ, "", []string{"user", "add", "bob", "--email", "bob@example.org", "--lang", "de"}, "invalid --lang: use en (English) or fr (French)", auth.ErrInvalidLang},
+		{"set nothing", environ, "", []string{"user", "set", "ada"}, "at least one of", nil},
+		{"set no name", environ, "", []string{"user", "set", "--lang", "fr"}, "one user name", nil},
+		{"set unknown user", environ, "", []string{"user", "set", "bob", "--lang", "fr"}, `no user named "bob"`, auth.ErrUserNotFound},
+		{"set invalid lang", environ, "", []string{"user", "set", "ada", "--lang", "FR"}, "invalid --lang", auth.ErrInvalidLang},
+		{"set invalid email", environ, "", []string{"user", "set", "ada", "--email", "nope"}, "invalid --email", auth.ErrInvalidEmail},
+		{"set invalid display name", environ, "", []string{"user", "set", "ada", "--display-name", "a\tb"}, "invalid --display-name", auth.ErrInvalidDisplayName},
+		{"set unknown flag", environ, "", []string{"user", "set", "ada", "--admin"}, "", nil},
 		{"list takes nothing", environ, "", []string{"user", "list", "ada"}, "no arguments", nil},
 		{"wrong data dir", map[string]string{"SALON_DATA": filepath.Join(dir, "nope")}, "", []string{"user", "list"}, "pass --data (or set SALON_DATA)", nil},
 		{"bad db", environ, "", []string{"user", "list", "--db", "mysql://root@localhost/salon"}, "--db", nil},
@@ -199,7 +275,7 @@ func TestUserCommandErrors(t *testing.T) {
 	}
 	// Nothing above created or changed anyone.
 	out := mustRun(t, environ, nil, "user", "list")
-	if strings.Count(out, "\n") != 2 {
+	if strings.Count(out, "\n") != 2 || !regexp.MustCompile(`(?m)^ada\s+ada@example.org\s+no\s+en\s`).MatchString(out) {
 		t.Errorf("users after refused commands:\n%s", out)
 	}
 	checkSignIn(t, "", dir, "ada", "password1", nil)

@@ -14,7 +14,16 @@ type User struct {
 	Email       string // the calendar user address: mailto:{Email}
 	DisplayName string
 	Admin       bool
+	Lang        string // language of the pages and mail salon makes for this user: "en" or "fr"; "" means "en"
 	CreatedAt   time.Time
+}
+
+// Language returns u.Lang, or "en" when it is unset.
+func (u User) Language() string {
+	if u.Lang == "" {
+		return "en"
+	}
+	return u.Lang
 }
 
 // Errors of the user store.
@@ -32,6 +41,7 @@ var (
 	ErrAppPasswordNotFound = errors.New("auth: no app password with this label")
 	ErrAppPasswordExists   = errors.New("auth: the user already has an app password with this label")
 	ErrInvalidLabel        = errors.New("auth: an app password label has 1 to 64 characters and no control characters")
+	ErrInvalidLang         = errors.New(`auth: the language is "en" (English) or "fr" (French)`)
 )
 
 type userKey struct{}

@@ -95,6 +95,9 @@ func (s *Users) Create(ctx context.Context, u User, password string) (User, erro
 	if u.DisplayName, err = cleanText(u.DisplayName, 0, maxDisplayNameRunes, ErrInvalidDisplayName); err != nil {
 		return User{}, err
 	}
+	if err := checkLang(u.Lang); err != nil {
+		return User{}, err
+	}
 	if err := checkNewPassword(password); err != nil {
 		return User{}, err
 	}
@@ -109,9 +112,9 @@ func (s *Users) Create(ctx context.Context, u User, password string) (User, erro
 	// ON CONFLICT DO NOTHING turns a taken name or address into no row,
 	// the same way on both engines, even when two Creates race.
 	err = s.db.QueryRowContext(ctx, s.db.Rebind(
-		`INSERT INTO users (name, email, display_name, admin, password_hash, created_at)
-		 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`),
-		u.Name, u.Email, u.DisplayName, u.Admin, hash, u.CreatedAt).Scan(&u.ID)
+		`INSERT INTO users (name, email, display_name, admin, lang, password_hash, created_at)
+		 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`),
+		u.Name, u.Email, u.DisplayName, u.Admin, u.Lang, hash, u.CreatedAt).Scan(&u.ID)
 	if errors.Is(err, sql.ErrNoRows) {
 		var n int
 		if err := s.db.QueryRowContext(ctx, s.db.Rebind(
@@ -129,7 +132,12 @@ func (s *Users) Create(ctx context.Context, u User, password string) (User, erro
 	return u, nil
 }
 
-const userColumns = `id, name, email, display_name, admin, created_at`
+const userColumns = `id, name, email, display_name, admin, lang, created_at`
+
+// userFields returns the scan destinations of userColumns in u.
+func userFields(u *User) []any {
+	return []any{&u.ID, &u.Name, &u.Email, &u.DisplayName, &u.Admin, &u.Lang, &u.CreatedAt}
+}
 
 // UserByName returns the user called name, or ErrUserNotFound.
 func (s *Users) UserByName(ctx context.Context, name string) (User, error) {
@@ -148,7 +156,7 @@ func (s *Users) userAndHash(ctx context.Context, name string) (User, string, err
 	)
 	err := s.db.QueryRowContext(ctx, s.db.Rebind(
 		`SELECT `+userColumns+`, password_hash FROM users WHERE name = ?`), name).Scan(
-		&u.ID, &u.Name, &u.Email, &u.DisplayName, &u.Admin, &u.CreatedAt, &hash)
+		append(userFields(&u), &hash)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, "", fmt.Errorf("user %s: %w", name, ErrUserNotFound)
 	}
@@ -157,6 +165,97 @@ func (s *Users) userAndHash(ctx context.Context, name string) (User, string, err
 	}
 	u.CreatedAt = u.CreatedAt.UTC()
 	return u, hash, nil
+}
+
+// UserByEmail returns the user whose address is email, compared without
+// case, or ErrUserNotFound. Scheduling uses it to tell salon's own users
+// from outside attendees.
+func (s *Users) UserByEmail(ctx context.Context, email string) (User, error) {
+	if email == "" || len(email) > maxEmailLen {
+		return User{}, fmt.Errorf("user with e-mail %q: %w", email, ErrUserNotFound)
+	}
+	var u User
+	// lower(email) is the expression of the users_email index, and the
+	// same lower() decides uniqueness there, so this finds the one user
+	// the index allows. SQLite's lower() folds ASCII letters only.
+	err := s.db.QueryRowContext(ctx, s.db.Rebind(
+		`SELECT `+userColumns+` FROM users WHERE lower(email) = lower(?)`), email).Scan(userFields(&u)...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, fmt.Errorf("user with e-mail %s: %w", email, ErrUserNotFound)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("user with e-mail %s: %w", email, err)
+	}
+	u.CreatedAt = u.CreatedAt.UTC()
+	return u, nil
+}
+
+// UserUpdate lists the fields Update changes; nil fields are left as they
+// are.
+type UserUpdate struct {
+	Email       *string
+	DisplayName *string
+	Lang        *string
+}
+
+// Update changes the fields f sets of the user called name and returns the
+// user as stored. It returns ErrUserNotFound, ErrEmailTaken, or the error
+// of the first invalid field. Unset fields keep their stored value even
+// when another Update runs at the same time.
+func (s *Users) Update(ctx context.Context, name string, f UserUpdate) (User, error) {
+	if !validName(name) {
+		return User{}, fmt.Errorf("user %q: %w", name, ErrUserNotFound)
+	}
+	if f.Email != nil {
+		if err := checkEmail(*f.Email); err != nil {
+			return User{}, err
+		}
+	}
+	if f.DisplayName != nil {
+		d, err := cleanText(*f.DisplayName, 0, maxDisplayNameRunes, ErrInvalidDisplayName)
+		if err != nil {
+			return User{}, err
+		}
+		f.DisplayName = &d
+	}
+	if f.Lang != nil {
+		if err := checkLang(*f.Lang); err != nil {
+			return User{}, err
+		}
+	}
+	var u User
+	// COALESCE keeps a column whose new value is NULL (nil in f), so the
+	// statement changes only what was asked, atomically.
+	err := s.db.QueryRowContext(ctx, s.db.Rebind(
+		`UPDATE users SET email = COALESCE(?, email), display_name = COALESCE(?, display_name),
+		 lang = COALESCE(?, lang) WHERE name = ? RETURNING `+userColumns),
+		nullable(f.Email), nullable(f.DisplayName), nullable(f.Lang), name).Scan(userFields(&u)...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, fmt.Errorf("update user %s: %w", name, ErrUserNotFound)
+	}
+	if err != nil {
+		// The engines word a unique violation differently; asking is
+		// simpler than parsing either.
+		if f.Email != nil {
+			var n int
+			if qerr := s.db.QueryRowContext(ctx, s.db.Rebind(
+				`SELECT COUNT(*) FROM users WHERE lower(email) = lower(?) AND name <> ?`),
+				*f.Email, name).Scan(&n); qerr == nil && n > 0 {
+				return User{}, fmt.Errorf("update user %s: %s: %w", name, *f.Email, ErrEmailTaken)
+			}
+		}
+		return User{}, fmt.Errorf("update user %s: %w", name, err)
+	}
+	u.CreatedAt = u.CreatedAt.UTC()
+	return u, nil
+}
+
+// nullable returns *p, or nil (SQL NULL) when p is nil.
+func nullable(p *string) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }
 
 // List returns every user, by name.
@@ -169,7 +268,7 @@ func (s *Users) List(ctx context.Context) ([]User, error) {
 	var list []User
 	for rows.Next() {
 		var u User
-		if err := rows.Scan(&u.ID, &u.Name, &u.Email, &u.DisplayName, &u.Admin, &u.CreatedAt); err != nil {
+		if err := rows.Scan(userFields(&u)...); err != nil {
 			return nil, fmt.Errorf("list users: %w", err)
 		}
 		u.CreatedAt = u.CreatedAt.UTC()
@@ -258,6 +357,16 @@ func checkEmail(email string) error {
 		return bad
 	}
 	return nil
+}
+
+// checkLang accepts the languages salon has pages and mail in, and ""
+// for the default.
+func checkLang(lang string) error {
+	switch lang {
+	case "", "en", "fr":
+		return nil
+	}
+	return fmt.Errorf("language %q: %w", lang, ErrInvalidLang)
 }
 
 // cleanText trims s and checks it is minRunes to maxRunes characters of

@@ -108,6 +108,10 @@ var usersSuite = []struct {
 	{"ThrottleConcurrentGuesses", testThrottleConcurrent},
 	{"UnknownUserCostsAHash", testUnknownUserCostsAHash},
 	{"Rehash", testRehash},
+	{"UserByEmail", testUserByEmail},
+	{"UserByEmailUsesIndex", testUserByEmailUsesIndex},
+	{"Lang", testLang},
+	{"Update", testUpdate},
 }
 
 func mustCreate(t *testing.T, s *Users, u User, password string) User {
@@ -612,5 +616,154 @@ func BenchmarkAuthenticate(b *testing.B) {
 				s.Authenticate(ctx, "ada", bc.password, "192.0.2.1")
 			}
 		})
+	}
+}
+
+func testUserByEmail(t *testing.T, d *db.DB) {
+	ctx := context.Background()
+	s := newTestUsers(t, d, UsersOptions{})
+	ada := mustCreate(t, s, User{Name: "ada", Email: "Ada@Example.org", Lang: "fr"}, "password1")
+	mustCreate(t, s, User{Name: "bob", Email: "bob@example.org"}, "password1")
+	for _, email := range []string{"Ada@Example.org", "ada@example.org", "ADA@EXAMPLE.ORG"} {
+		got, err := s.UserByEmail(ctx, email)
+		if err != nil || got != ada {
+			t.Errorf("UserByEmail(%q) = %+v, %v; want %+v", email, got, err, ada)
+		}
+	}
+	for _, email := range []string{"", "carol@example.org", "ada@example.org ", "%@example.org", "ada@example.%", strings.Repeat("a", 300)} {
+		if got, err := s.UserByEmail(ctx, email); !errors.Is(err, ErrUserNotFound) {
+			t.Errorf("UserByEmail(%q) = %+v, %v; want ErrUserNotFound", email, got, err)
+		}
+	}
+}
+
+// testUserByEmailUsesIndex checks that scheduling's look-up by address
+// does not scan the table, on either engine.
+func testUserByEmailUsesIndex(t *testing.T, d *db.DB) {
+	ctx := context.Background()
+	newTestUsers(t, d, UsersOptions{})
+	conn, err := d.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const query = `SELECT ` + userColumns + ` FROM users WHERE lower(email) = lower('ada@example.org')`
+	var plan strings.Builder
+	switch d.Dialect {
+	case db.SQLite:
+		rows, err := conn.QueryContext(ctx, `EXPLAIN QUERY PLAN `+query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan.WriteString(detail + "\n")
+		}
+	case db.Postgres:
+		// An empty table makes a sequential scan the cheapest plan; forbid
+		// it to see whether the index can serve the query at all.
+		if _, err := conn.ExecContext(ctx, `SET enable_seqscan = off`); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := conn.QueryContext(ctx, `EXPLAIN `+query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			plan.WriteString(line + "\n")
+		}
+	}
+	if !strings.Contains(plan.String(), "users_email") {
+		t.Errorf("plan does not use the users_email index:\n%s", plan.String())
+	}
+}
+
+func testLang(t *testing.T, d *db.DB) {
+	ctx := context.Background()
+	s := newTestUsers(t, d, UsersOptions{})
+	for _, lang := range []string{"", "en", "fr"} {
+		name := "u" + lang
+		u := mustCreate(t, s, User{Name: name, Email: name + "@example.org", Lang: lang}, "password1")
+		got, err := s.UserByName(ctx, name)
+		if err != nil || got.Lang != lang || u.Lang != lang {
+			t.Errorf("Lang %q stored as %q (%v), returned %q", lang, got.Lang, err, u.Lang)
+		}
+		if want := map[string]string{"": "en", "en": "en", "fr": "fr"}[lang]; got.Language() != want {
+			t.Errorf("Language() of Lang %q = %q, want %q", lang, got.Language(), want)
+		}
+	}
+	for _, lang := range []string{"de", "FR", "fr-FR", " fr", "english"} {
+		if _, err := s.Create(ctx, User{Name: "bad", Email: "bad@example.org", Lang: lang}, "password1"); !errors.Is(err, ErrInvalidLang) {
+			t.Errorf("Create with Lang %q = %v, want ErrInvalidLang", lang, err)
+		}
+	}
+	if list, err := s.List(ctx); err != nil || len(list) != 3 || list[2].Lang != "fr" {
+		t.Errorf("List = %+v, %v; want three users, the last in French", list, err)
+	}
+}
+
+func testUpdate(t *testing.T, d *db.DB) {
+	ctx := context.Background()
+	s := newTestUsers(t, d, UsersOptions{})
+	ada := mustCreate(t, s, User{Name: "ada", Email: "ada@example.org", DisplayName: "Ada", Admin: true}, "password1")
+	mustCreate(t, s, User{Name: "bob", Email: "bob@example.org"}, "password1")
+	str := func(s string) *string { return &s }
+
+	steps := []struct {
+		name   string
+		update UserUpdate
+		want   func(*User)
+	}{
+		{"nothing", UserUpdate{}, func(*User) {}},
+		{"lang", UserUpdate{Lang: str("fr")}, func(u *User) { u.Lang = "fr" }},
+		{"display name, trimmed", UserUpdate{DisplayName: str(" Ada L. ")}, func(u *User) { u.DisplayName = "Ada L." }},
+		{"e-mail", UserUpdate{Email: str("Ada@Lovelace.org")}, func(u *User) { u.Email = "Ada@Lovelace.org" }},
+		{"own e-mail in other case", UserUpdate{Email: str("ada@lovelace.org")}, func(u *User) { u.Email = "ada@lovelace.org" }},
+		{"all, lang back to default", UserUpdate{Email: str("a@b.org"), DisplayName: str(""), Lang: str("")}, func(u *User) {
+			u.Email, u.DisplayName, u.Lang = "a@b.org", "", ""
+		}},
+	}
+	want := ada
+	for _, st := range steps {
+		st.want(&want)
+		got, err := s.Update(ctx, "ada", st.update)
+		if err != nil || got != want {
+			t.Fatalf("%s: Update = %+v, %v; want %+v", st.name, got, err, want)
+		}
+		if stored, err := s.UserByName(ctx, "ada"); err != nil || stored != want {
+			t.Fatalf("%s: stored %+v, %v; want %+v", st.name, stored, err, want)
+		}
+	}
+
+	refusals := []struct {
+		name   string
+		user   string
+		update UserUpdate
+		want   error
+	}{
+		{"unknown user", "carol", UserUpdate{Lang: str("fr")}, ErrUserNotFound},
+		{"invalid name", "../ada", UserUpdate{Lang: str("fr")}, ErrUserNotFound},
+		{"bad lang", "ada", UserUpdate{Lang: str("de")}, ErrInvalidLang},
+		{"bad e-mail", "ada", UserUpdate{Email: str("Ada <a@b.org>")}, ErrInvalidEmail},
+		{"taken e-mail", "ada", UserUpdate{Email: str("BOB@example.org"), Lang: str("fr")}, ErrEmailTaken},
+		{"bad display name", "ada", UserUpdate{DisplayName: str("x\u202ey")}, ErrInvalidDisplayName},
+	}
+	for _, tt := range refusals {
+		if _, err := s.Update(ctx, tt.user, tt.update); !errors.Is(err, tt.want) {
+			t.Errorf("%s: Update = %v, want %v", tt.name, err, tt.want)
+		}
+	}
+	if stored, _ := s.UserByName(ctx, "ada"); stored != want {
+		t.Errorf("refused Updates changed the user: %+v, want %+v", stored, want)
 	}
 }

@@ -17,7 +17,7 @@ var allowed = map[string][]string{
 	"mail":      {"internal/"},
 	"signaling": {"sfu", "internal/roomstate", "internal/auth", "internal/meeting"},
 	"calendar":  {"mail", "internal/"},
-	"web":       {"calendar", "internal/"},
+	"web":       {"calendar", "mail", "internal/"},
 	"internal/": {"internal/"},
 	"e2e":       {"internal/"},
 }

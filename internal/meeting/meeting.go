@@ -14,7 +14,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/salonhq/salon/internal/db"
 )
@@ -24,6 +27,10 @@ var (
 	ErrNotFound = errors.New("meeting not found")
 	ErrExists   = errors.New("meeting already exists")
 )
+
+// maxUIDLen bounds an event UID kept with a meeting; longer UIDs are
+// refused by the calendar long before they get here.
+const maxUIDLen = 1024
 
 // DemoTitle is the title of the meeting EnsureDemo creates.
 const DemoTitle = "Demo meeting"
@@ -128,6 +135,67 @@ func (s *Store) List(ctx context.Context) ([]Meeting, error) {
 		return nil, fmt.Errorf("list meetings: %w", err)
 	}
 	return list, nil
+}
+
+// ForEvent returns the meeting of the organizer's event uid, creating it
+// (with a new unguessable slug and title) when the event has none yet.
+// Every save of the event, and every occurrence of a series, finds the same
+// room. The title of an existing meeting follows the event's.
+func (s *Store) ForEvent(ctx context.Context, organizer, uid, title string) (Meeting, error) {
+	if organizer == "" || uid == "" || len(uid) > maxUIDLen {
+		return Meeting{}, fmt.Errorf("meeting for event: organizer and a UID of 1 to %d bytes are required", maxUIDLen)
+	}
+	title = CleanTitle(title)
+	get := func() (Meeting, error) {
+		return scanMeeting(s.db.QueryRowContext(ctx, s.db.Rebind(
+			`SELECT slug, title, created_at FROM meetings WHERE organizer = ? AND event_uid = ?`), organizer, uid))
+	}
+	// Two saves of one new event racing: the unique index lets one insert
+	// win and the other read the winner's.
+	for range 3 {
+		m, err := get()
+		if err == nil {
+			if m.Title != title {
+				if _, err := s.db.ExecContext(ctx, s.db.Rebind(
+					`UPDATE meetings SET title = ? WHERE slug = ?`), title, m.Slug); err != nil {
+					return Meeting{}, fmt.Errorf("meeting for event %s: %w", uid, err)
+				}
+				m.Title = title
+			}
+			return m, nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return Meeting{}, fmt.Errorf("meeting for event %s: %w", uid, err)
+		}
+		m = Meeting{Slug: NewSlug(), Title: title, CreatedAt: dbTime(time.Now())}
+		res, err := s.db.ExecContext(ctx, s.db.Rebind(
+			`INSERT INTO meetings (slug, title, created_at, demo, organizer, event_uid) VALUES (?, ?, ?, FALSE, ?, ?) ON CONFLICT DO NOTHING`),
+			m.Slug, m.Title, m.CreatedAt, organizer, uid)
+		if err != nil {
+			return Meeting{}, fmt.Errorf("meeting for event %s: %w", uid, err)
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 1 {
+			return m, nil
+		}
+	}
+	return Meeting{}, fmt.Errorf("meeting for event %s: lost the race three times", uid)
+}
+
+// CleanTitle makes an event summary fit for a meeting title: one line,
+// no control characters, at most maxTitleLen bytes.
+func CleanTitle(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.Join(strings.Fields(s), " ")
+	for len(s) > maxTitleLen {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	return s
 }
 
 // EnsureDemo returns the demo meeting, creating it (titled DemoTitle, with a

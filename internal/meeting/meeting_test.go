@@ -180,3 +180,38 @@ func TestEnsureDemoConcurrent(t *testing.T) {
 		t.Errorf("%d callers report creating the demo, want 1", creators)
 	}
 }
+
+func TestForEvent(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, t.TempDir())
+	m1, err := s.ForEvent(ctx, "alice", "uid-1@example.org", "Weekly\r\nsync")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ValidSlug(m1.Slug) || m1.Title != "Weekly sync" {
+		t.Fatalf("ForEvent = %+v", m1)
+	}
+	again, err := s.ForEvent(ctx, "alice", "uid-1@example.org", "Weekly sync (moved)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Slug != m1.Slug || again.Title != "Weekly sync (moved)" {
+		t.Fatalf("second save: %+v, want slug %s and the new title", again, m1.Slug)
+	}
+	got, err := s.Get(ctx, m1.Slug)
+	if err != nil || got.Title != "Weekly sync (moved)" {
+		t.Fatalf("Get = %+v, %v", got, err)
+	}
+	other, err := s.ForEvent(ctx, "bob", "uid-1@example.org", "Bob's")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.Slug == m1.Slug {
+		t.Fatal("another organizer's event with the same UID got the same room")
+	}
+	for _, bad := range [][2]string{{"", "x"}, {"alice", ""}, {"alice", strings.Repeat("u", 2000)}} {
+		if _, err := s.ForEvent(ctx, bad[0], bad[1], "t"); err == nil {
+			t.Errorf("ForEvent(%q, %d-byte uid) accepted", bad[0], len(bad[1]))
+		}
+	}
+}
