@@ -108,7 +108,8 @@ func (h *Handler) delete(w http.ResponseWriter, r *request) error {
 		}
 		handled := false
 		if h.sched != nil {
-			if handled, err = h.sched.Delete(r.Context(), r.user, &c, r.target.object, pre); err != nil {
+			reply := !strings.EqualFold(strings.TrimSpace(r.Header.Get("Schedule-Reply")), "F")
+			if handled, err = h.sched.Delete(r.Context(), r.user, &c, r.target.object, pre, reply); err != nil {
 				return err
 			}
 		}

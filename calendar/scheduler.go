@@ -783,9 +783,10 @@ func (s *Scheduler) rsvpLinks(organizer, uid, addr string, msg *goical.Calendar,
 }
 
 // Delete deletes the object name of calendar c for u, sending CANCEL to
-// the attendees when u organizes it, or a DECLINED reply when u attends.
-// handled false means the caller deletes it as usual.
-func (s *Scheduler) Delete(ctx context.Context, u auth.User, c *Calendar, name string, pre Precondition) (bool, error) {
+// the attendees when u organizes it, or a DECLINED reply when u attends
+// and reply is true (a client's Schedule-Reply: F says false, RFC 6638
+// §8.1). handled false means the caller deletes it as usual.
+func (s *Scheduler) Delete(ctx context.Context, u auth.User, c *Calendar, name string, pre Precondition, reply bool) (bool, error) {
 	if c.Kind != KindCalendar {
 		return false, nil
 	}
@@ -823,7 +824,7 @@ func (s *Scheduler) Delete(ctx context.Context, u auth.User, c *Calendar, name s
 		}
 		mine := ""
 		eachAttendee(comps, strings.ToLower(u.Email), func(p *goical.Prop) { mine = p.Params.Get(goical.ParamParticipationStatus) })
-		if strings.EqualFold(mine, partDeclined) || isCancelled(comps) {
+		if !reply || strings.EqualFold(mine, partDeclined) || isCancelled(comps) {
 			return false, nil
 		}
 		if err := s.reply(ctx, ch, u, oldCal, old.Component, orgAddr, partDeclined, "caldav"); err != nil {

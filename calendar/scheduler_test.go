@@ -580,3 +580,31 @@ func TestConcurrentAnswers(t *testing.T) {
 		}
 	}
 }
+
+// TestAttendeeDeleteDeclines: an attendee deleting their copy tells the
+// organizer they decline (RFC 6638 §3.2.2.3), unless the client says
+// Schedule-Reply: F.
+func TestAttendeeDeleteDeclines(t *testing.T) {
+	for _, quiet := range []bool{false, true} {
+		e := newSchedEnv(t)
+		const path = "/dav/calendars/alice/default/del.ics"
+		e.put("alice", path, meetingEvent("del-1", "20300110T140000", 0, "bob@example.com")).expect(t, http.StatusCreated)
+		bobCal, bobCopy := e.object(t, "bob", "del-1")
+		var hdr []string
+		if quiet {
+			hdr = []string{"Schedule-Reply", "F"}
+		}
+		e.do("bob", "DELETE", "/dav/calendars/bob/"+bobCal.Name+"/"+bobCopy.Name, "", hdr...).expect(t, http.StatusNoContent)
+		if _, _, err := e.store.ObjectByUID(context.Background(), "bob", "del-1"); !errors.Is(err, calendar.ErrNotFound) {
+			t.Errorf("bob's copy is still there: %v", err)
+		}
+		ps, _ := partStatOf(t, vevent(t, e.do("alice", "GET", path, "").body), "bob@example.com")
+		want := "DECLINED"
+		if quiet {
+			want = "NEEDS-ACTION"
+		}
+		if ps != want {
+			t.Errorf("Schedule-Reply F=%v: alice sees bob %s, want %s", quiet, ps, want)
+		}
+	}
+}

@@ -269,12 +269,20 @@ func decodedText(t *testing.T, data []byte) string {
 	return b.String()
 }
 
-// organizerPartStat returns an attendee's PARTSTAT in the organizer's copy.
+// organizerPartStat returns an attendee's PARTSTAT in olga's copy.
 func organizerPartStat(t *testing.T, srv *salonProc, pass, uid, attendee string) string {
 	t.Helper()
-	_, body := davRequest(t, "PROPFIND", srv.base+"/dav/calendars/olga/default/", "olga", pass, "", map[string]string{"Depth": "1"})
-	for _, href := range regexp.MustCompile(`/dav/calendars/olga/default/[^<]+\.ics`).FindAllString(body, -1) {
-		_, data := davRequest(t, "GET", srv.base+href, "olga", pass, "", nil)
+	return organizerPartStatOf(t, srv, "olga", pass, uid, attendee)
+}
+
+// organizerPartStatOf returns an attendee's PARTSTAT in the organizer's
+// copy, read over CalDAV.
+func organizerPartStatOf(t *testing.T, srv *salonProc, organizer, pass, uid, attendee string) string {
+	t.Helper()
+	home := "/dav/calendars/" + organizer + "/default/"
+	_, body := davRequest(t, "PROPFIND", srv.base+home, organizer, pass, "", map[string]string{"Depth": "1"})
+	for _, href := range regexp.MustCompile(regexp.QuoteMeta(home)+`[^<]+\.ics`).FindAllString(body, -1) {
+		_, data := davRequest(t, "GET", srv.base+href, organizer, pass, "", nil)
 		if !strings.Contains(data, "UID:"+uid) {
 			continue
 		}
