@@ -608,3 +608,55 @@ func TestAttendeeDeleteDeclines(t *testing.T) {
 		}
 	}
 }
+
+// TestScheduleFromSalon: a meeting made in salon itself (web app, API)
+// is an event in the organizer's calendar, scheduled like any other.
+func TestScheduleFromSalon(t *testing.T) {
+	e := newSchedEnv(t)
+	ctx := context.Background()
+	alice := users["alice"]
+	at := func(s string) time.Time { tm, _ := time.Parse("2006-01-02T15:04", s); return tm }
+	res, err := e.sched.Schedule(ctx, alice, calendar.NewMeeting{
+		Title: "Budget\r\nreview", Description: "Bring numbers.", Start: at("2030-01-10T14:00"), End: at("2030-01-10T15:00"),
+		TimeZone: "Europe/Paris", Attendees: []string{"bob@example.com", "carol@outside.example", "Carol@outside.example", ""},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(res.JoinURL, publicURL+"/m/") || res.Calendar != "default" {
+		t.Fatalf("scheduled: %+v", res)
+	}
+	body := e.do("alice", "GET", "/dav/calendars/alice/default/"+res.Object, "").expect(t, http.StatusOK).body
+	ev := vevent(t, body)
+	if s, _ := ev.Props.Text(goical.PropSummary); s != "Budget review" {
+		t.Errorf("SUMMARY %q", s)
+	}
+	if p := ev.Props.Get(goical.PropDateTimeStart); p == nil || p.Value != "20300110T140000" || p.Params.Get(goical.ParamTimezoneID) != "Europe/Paris" {
+		t.Errorf("DTSTART %+v", p)
+	}
+	if !strings.Contains(body, "BEGIN:VTIMEZONE") {
+		t.Error("no VTIMEZONE for the event's zone")
+	}
+	e.object(t, "bob", res.UID)
+	if msgs := e.mail(t); len(msgs) != 1 || msgs[0].To[0] != "carol@outside.example" {
+		t.Errorf("outbox: %+v", msgs)
+	}
+
+	var ie *calendar.InvalidMeetingError
+	for name, m := range map[string]calendar.NewMeeting{
+		"no title":      {Title: " \t", Start: at("2030-01-10T14:00"), End: at("2030-01-10T15:00")},
+		"backwards":     {Title: "x", Start: at("2030-01-10T14:00"), End: at("2030-01-10T13:00")},
+		"too long":      {Title: "x", Start: at("2030-01-10T14:00"), End: at("2030-02-10T13:00")},
+		"bad zone":      {Title: "x", Start: at("2030-01-10T14:00"), End: at("2030-01-10T15:00"), TimeZone: "../../etc/passwd"},
+		"bad address":   {Title: "x", Start: at("2030-01-10T14:00"), End: at("2030-01-10T15:00"), Attendees: []string{"a@b.example\r\nBcc: c@d.example"}},
+		"display name":  {Title: "x", Start: at("2030-01-10T14:00"), End: at("2030-01-10T15:00"), Attendees: []string{"Ada <ada@example.org>"}},
+		"many invitees": {Title: "x", Start: at("2030-01-10T14:00"), End: at("2030-01-10T15:00"), Attendees: strings.Split(strings.Repeat("a@b.example,", 201), ",")},
+	} {
+		if _, err := e.sched.Schedule(ctx, alice, m); !errors.As(err, &ie) {
+			t.Errorf("%s: %v, want an InvalidMeetingError", name, err)
+		}
+	}
+	if n := len(e.mail(t)); n != 1 {
+		t.Errorf("refused meetings sent mail: %d messages", n)
+	}
+}

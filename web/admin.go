@@ -62,7 +62,7 @@ func (s *Server) requireAdmin(h http.Handler, api bool) http.Handler {
 		u, ok := auth.UserFromContext(r.Context())
 		if !ok {
 			// A wiring mistake, not a client's: say so loudly, and refuse.
-			s.log.ErrorContext(r.Context(), "AdminAuth let a request through without a user in the context", "path", r.URL.Path)
+			s.log.ErrorContext(r.Context(), "Authenticate let a request through without a user in the context", "path", r.URL.Path)
 			s.adminError(w, r, api, errAdminOnly)
 			return
 		}
@@ -72,7 +72,7 @@ func (s *Server) requireAdmin(h http.Handler, api bool) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
-	return s.adminAuth(check)
+	return s.authenticate(check)
 }
 
 // adminError answers with err as JSON or as a page.

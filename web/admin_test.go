@@ -69,9 +69,9 @@ func (f *fakeMailbox) lastList() mail.ListOptions {
 	return f.lists[len(f.lists)-1]
 }
 
-// fakeAdminAuth stands for auth.BasicAuth: "root" is an administrator,
+// fakeAuthenticate stands for auth.BasicAuth: "root" is an administrator,
 // "bob" is not, anything else gets the challenge.
-func fakeAdminAuth(next http.Handler) http.Handler {
+func fakeAuthenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name, _, _ := r.BasicAuth()
 		switch name {
@@ -134,7 +134,7 @@ func newMailServer(t testing.TB) *mailServer {
 	mb := &fakeMailbox{entries: testMailEntries()}
 	ts := newTestServer(t, Config{}, func(o *Options) {
 		o.Mailbox = mb
-		o.AdminAuth = fakeAdminAuth
+		o.Authenticate = fakeAuthenticate
 	})
 	return &mailServer{testServer: ts, mailbox: mb}
 }
@@ -197,10 +197,10 @@ func TestAdminAccess(t *testing.T) {
 			}
 		})
 	}
-	// AdminAuth that forgets the user is a wiring mistake: refused, logged.
+	// Authenticate that forgets the user is a wiring mistake: refused, logged.
 	ts := newTestServer(t, Config{}, func(o *Options) {
 		o.Mailbox = &fakeMailbox{}
-		o.AdminAuth = func(h http.Handler) http.Handler { return h }
+		o.Authenticate = func(h http.Handler) http.Handler { return h }
 	})
 	if rec := ts.do(httptest.NewRequest("GET", "/admin/mail", nil)); rec.Code != http.StatusForbidden {
 		t.Errorf("no user in the context: %d", rec.Code)
@@ -211,7 +211,7 @@ func TestAdminAccess(t *testing.T) {
 }
 
 func TestAdminRoutesNeedAMailbox(t *testing.T) {
-	ts := newTestServer(t, Config{}, func(o *Options) { o.AdminAuth = fakeAdminAuth })
+	ts := newTestServer(t, Config{}, func(o *Options) { o.Authenticate = fakeAuthenticate })
 	assertAPIError(t, ts.do(httptest.NewRequest("GET", "/api/v1/admin/mail", nil)), http.StatusNotFound, "not-found")
 	for _, p := range []string{"/admin/mail", "/admin/mail/1", "/admin/mail/1/raw"} {
 		if rec := ts.do(httptest.NewRequest("GET", p, nil)); rec.Code != http.StatusNotFound {
@@ -220,7 +220,7 @@ func TestAdminRoutesNeedAMailbox(t *testing.T) {
 	}
 	defer func() {
 		if recover() == nil {
-			t.Error("New with a Mailbox and no AdminAuth did not panic")
+			t.Error("New with a Mailbox and no Authenticate did not panic")
 		}
 	}()
 	newTestServer(t, Config{}, func(o *Options) { o.Mailbox = &fakeMailbox{} })
@@ -545,7 +545,7 @@ func TestAdminWithBasicAuth(t *testing.T) {
 	}
 	ts := newTestServer(t, Config{}, func(o *Options) {
 		o.Mailbox = &fakeMailbox{entries: testMailEntries()}
-		o.AdminAuth = func(h http.Handler) http.Handler { return auth.BasicAuth(users, "salon", nil, h) }
+		o.Authenticate = func(h http.Handler) http.Handler { return auth.BasicAuth(users, "salon", nil, h) }
 	})
 	for _, tt := range []struct {
 		user, password string

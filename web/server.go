@@ -65,12 +65,16 @@ type Options struct {
 	RSVPs RSVPs
 	// Mailbox, when set, serves the admin mailbox (/admin/mail and
 	// /api/v1/admin/mail); without it they are not found. It needs
-	// AdminAuth.
+	// Authenticate.
 	Mailbox Mailbox
-	// AdminAuth authenticates requests to the admin pages and puts the
-	// user in the context (auth.WithUser), answering the others itself,
-	// e.g. auth.BasicAuth. The pages then let administrators only in.
-	AdminAuth func(http.Handler) http.Handler
+	// Scheduler, when set, lets signed-in users schedule meetings with
+	// POST /api/v1/meetings. It needs Authenticate.
+	Scheduler Scheduler
+	// Authenticate signs in the requests of the routes for users (the
+	// admin pages, scheduling) and puts the user in the context
+	// (auth.WithUser), answering the others itself, e.g. auth.BasicAuth.
+	// The admin pages then let administrators only in.
+	Authenticate func(http.Handler) http.Handler
 }
 
 // Server serves the pages and the JSON API. Build it with New.
@@ -88,7 +92,8 @@ type Server struct {
 	rsvpLimit    *addressLimiter // RSVP pages and answers per client address
 	rsvpMetrics  *rsvpMetrics
 	mailbox      Mailbox
-	adminAuth    func(http.Handler) http.Handler
+	scheduler    Scheduler
+	authenticate func(http.Handler) http.Handler
 	handler      http.Handler
 }
 
@@ -98,19 +103,20 @@ func New(cfg Config, opts Options) *Server {
 	if opts.Meetings == nil || opts.Tokens == nil {
 		panic("web.New: Options.Meetings and Options.Tokens are required")
 	}
-	if opts.Mailbox != nil && opts.AdminAuth == nil {
-		panic("web.New: Options.Mailbox needs Options.AdminAuth")
+	if (opts.Mailbox != nil || opts.Scheduler != nil) && opts.Authenticate == nil {
+		panic("web.New: Options.Mailbox and Options.Scheduler need Options.Authenticate")
 	}
 	s := &Server{
-		meetings:  opts.Meetings,
-		tokens:    opts.Tokens,
-		log:       opts.Logger,
-		static:    opts.Static,
-		now:       opts.Now,
-		ttl:       cfg.JoinTokenTTL,
-		rsvps:     opts.RSVPs,
-		mailbox:   opts.Mailbox,
-		adminAuth: opts.AdminAuth,
+		meetings:     opts.Meetings,
+		tokens:       opts.Tokens,
+		log:          opts.Logger,
+		static:       opts.Static,
+		now:          opts.Now,
+		ttl:          cfg.JoinTokenTTL,
+		rsvps:        opts.RSVPs,
+		mailbox:      opts.Mailbox,
+		scheduler:    opts.Scheduler,
+		authenticate: opts.Authenticate,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -154,6 +160,9 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/{$}", methods(s.serveIndex, http.MethodGet, http.MethodHead))
 	mux.Handle("/static/{path...}", methods(s.serveStatic, http.MethodGet, http.MethodHead))
 	mux.Handle("/m/{slug}", methods(s.serveRoom, http.MethodGet, http.MethodHead))
+	if s.scheduler != nil {
+		mux.Handle("/api/v1/meetings", s.authenticate(apiMethods(s.serveSchedule, http.MethodPost)))
+	}
 	mux.Handle("/api/v1/meetings/{slug}", apiMethods(s.serveMeeting, http.MethodGet, http.MethodHead))
 	mux.Handle("/api/v1/meetings/{slug}/join", apiMethods(s.serveJoin, http.MethodPost))
 	if s.rsvps != nil {

@@ -122,8 +122,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		signaling.Options{SFU: media, Tokens: tokens, Logger: log, Registerer: reg})
 	site := web.New(web.Config{PublicURL: cfg.PublicURL},
 		web.Options{Meetings: meetings, Tokens: tokens, Logger: log, Metrics: reg,
-			RSVPs: sched, Mailbox: outbox,
-			AdminAuth: func(h http.Handler) http.Handler { return auth.BasicAuth(users, "salon", log, h) }})
+			RSVPs: sched, Mailbox: outbox, Scheduler: sched,
+			Authenticate: func(h http.Handler) http.Handler { return auth.BasicAuth(users, "salon", log, h) }})
 
 	if err := ensureAdmin(ctx, users, calendars, cfg.PublicURL, stdout, log); err != nil {
 		return err
