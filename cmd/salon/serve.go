@@ -53,12 +53,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return fmt.Errorf("create --data directory %s: %w", cfg.Data, err)
 	}
-	key, err := auth.LoadOrCreateKey(filepath.Join(cfg.Data, "signing.key"))
-	if err != nil {
-		return fmt.Errorf("signing key: %w", err)
-	}
-	tokens := auth.NewTokens(key)
-
 	database, err := db.Open(ctx, cfg.DB, cfg.Data)
 	if err != nil {
 		return err
@@ -76,6 +70,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := users.Migrate(ctx); err != nil {
 		return fmt.Errorf("prepare the database: %w", err)
 	}
+	// The key is in the database, so that every node sharing it signs
+	// alike; the file in --data is where salon kept it before, adopted once.
+	key, err := auth.LoadOrCreateSigningKey(ctx, database, filepath.Join(cfg.Data, "signing.key"))
+	if err != nil {
+		return fmt.Errorf("signing key: %w", err)
+	}
+	tokens := auth.NewTokens(key)
 	reg := prometheus.NewRegistry()
 	outbox, err := newOutbox(ctx, cfg, database, log, reg)
 	if err != nil {

@@ -1,90 +1,106 @@
 package auth
 
 import (
+	"context"
 	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
+	"time"
+
+	"github.com/salonhq/salon/internal/db"
 )
 
 // KeySize is the length in bytes of the server key that signs tokens.
 const KeySize = 32
 
-// LoadOrCreateKey returns the server key stored at path. When the file does
-// not exist it makes a new random key and writes it there (mode 0600, parent
-// directory created with mode 0700), atomically so that a crash never leaves a
-// half-written key behind. A file of the wrong length is an error: salon never
-// silently replaces a key, because that would invalidate every token in flight.
-func LoadOrCreateKey(path string) ([]byte, error) {
-	key, err := os.ReadFile(path)
-	switch {
-	case err == nil:
-		if len(key) != KeySize {
-			return nil, fmt.Errorf("key file %s holds %d bytes, want %d: restore it from a backup or delete it to make a new key", path, len(key), KeySize)
-		}
-		return key, nil
-	case !errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("read key file: %w", err)
-	}
+// signingKeyID is the row of signing_keys that holds the key in use. Every
+// node inserts its candidate under this one id, so that concurrent inserts
+// collide and exactly one of them wins.
+const signingKeyID = 1
 
-	key = make([]byte, KeySize)
-	if _, err := rand.Read(key); err != nil {
-		return nil, fmt.Errorf("make key: %w", err)
+// LoadOrCreateSigningKey returns the server key that signs join tokens and
+// RSVP links. The key is kept in d, so that every salon node sharing the
+// database signs and verifies with the same key. d must hold the auth
+// schema: call Users.Migrate first.
+//
+// When d holds no key yet, LoadOrCreateSigningKey stores one: the key in the
+// file at legacyPath if that exists — where salon kept its key before, so
+// that the tokens issued before the upgrade stay valid — or else KeySize new
+// random bytes. An empty legacyPath means there is no such file. The file is
+// read, never changed or removed. Nodes starting at the same moment on one
+// database agree on one key: each inserts its candidate only if no key is
+// stored, then all read back the one that won.
+//
+// A key of the wrong length, in d or in the file, is an error: salon never
+// silently replaces a key, because that would invalidate every token in
+// flight.
+func LoadOrCreateSigningKey(ctx context.Context, d *db.DB, legacyPath string) ([]byte, error) {
+	key, err := storedSigningKey(ctx, d)
+	if err != nil || key != nil {
+		return key, err
 	}
-	if err := writeFileAtomic(path, key); err != nil {
+	candidate, err := initialSigningKey(legacyPath)
+	if err != nil {
 		return nil, err
 	}
-	// Another process may have won the race to create the file; the key on
-	// disk is the one every process must use.
-	onDisk, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read key file: %w", err)
+	if _, err := d.ExecContext(ctx, d.Rebind(
+		`INSERT INTO signing_keys (id, key, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+		signingKeyID, hex.EncodeToString(candidate), dbTime(time.Now())); err != nil {
+		return nil, fmt.Errorf("store the signing key in the database: %w", err)
 	}
-	if len(onDisk) != KeySize {
-		return nil, fmt.Errorf("key file %s holds %d bytes, want %d", path, len(onDisk), KeySize)
+	// The insert did nothing if another node got there first; the stored
+	// key is the one every node must use.
+	key, err = storedSigningKey(ctx, d)
+	if err == nil && key == nil {
+		err = errors.New("read the signing key from the database: the key just stored is gone; was the signing_keys table emptied meanwhile? Start salon again")
 	}
-	return onDisk, nil
+	return key, err
 }
 
-// writeFileAtomic writes data to a temporary file beside path and links it
-// into place only if path does not exist yet, so concurrent creators agree on
-// one key.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create key directory: %w", err)
+// storedSigningKey returns the key stored in d, or nil when there is none.
+func storedSigningKey(ctx context.Context, d *db.DB) ([]byte, error) {
+	var text string
+	err := d.QueryRowContext(ctx, d.Rebind(`SELECT key FROM signing_keys WHERE id = ?`), signingKeyID).Scan(&text)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("create key file: %w", err)
+		return nil, fmt.Errorf("read the signing key from the database: %w", err)
 	}
-	defer func() {
-		tmp.Close()
-		os.Remove(tmp.Name())
-	}()
-	if err := tmp.Chmod(0o600); err != nil {
-		return fmt.Errorf("create key file: %w", err)
+	key, err := hex.DecodeString(text)
+	if err == nil && len(key) != KeySize {
+		err = fmt.Errorf("%d bytes, want %d", len(key), KeySize)
 	}
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("write key file: %w", err)
+	if err != nil {
+		return nil, fmt.Errorf("the signing key in the database (table signing_keys, id %d) is not %d bytes in hex (%v): restore it from a backup, or delete the row to make a new key (which invalidates every join token and RSVP link issued so far)",
+			signingKeyID, KeySize, err)
 	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("write key file: %w", err)
+	return key, nil
+}
+
+// initialSigningKey is the key to store in a database that has none: the
+// one in the legacy file at path if there is such a file, else a new one.
+func initialSigningKey(path string) ([]byte, error) {
+	if path != "" {
+		key, err := os.ReadFile(path)
+		switch {
+		case err == nil:
+			if len(key) != KeySize {
+				return nil, fmt.Errorf("key file %s holds %d bytes, want %d: restore it from a backup, or delete it to make a new key (which invalidates every join token and RSVP link issued so far)",
+					path, len(key), KeySize)
+			}
+			return key, nil
+		case !errors.Is(err, fs.ErrNotExist):
+			return nil, fmt.Errorf("read key file: %w", err)
+		}
 	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write key file: %w", err)
+	key := make([]byte, KeySize)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("make signing key: %w", err)
 	}
-	// os.Link fails when path exists, unlike os.Rename which would replace
-	// a key another process has just written. Filesystems without hard links
-	// fall back to the rename.
-	err = os.Link(tmp.Name(), path)
-	if err == nil || errors.Is(err, fs.ErrExist) {
-		return nil
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("install key file %s: %w", path, err)
-	}
-	return nil
+	return key, nil
 }

@@ -72,7 +72,7 @@ type Tokens struct {
 }
 
 // NewTokens returns a Tokens that signs with key. The key should come from
-// LoadOrCreateKey; it is copied.
+// LoadOrCreateSigningKey; it is copied.
 func NewTokens(key []byte) *Tokens {
 	return &Tokens{key: bytes.Clone(key)}
 }
