@@ -11,6 +11,7 @@ declare -A need=(
 	[vdirsyncer]=vdirsyncer
 	[/usr/lib/python3/dist-packages/caldav/__init__.py]=python3-caldav
 	[/usr/lib/postgresql]=postgresql
+	[/usr/bin/redis-server]=redis-server
 )
 missing=()
 for cmd in "${!need[@]}"; do

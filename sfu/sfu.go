@@ -118,28 +118,49 @@ func New(cfg Config, opts Options) (*SFU, error) {
 	if cfg.IncludeLoopback {
 		muxOpts = append(muxOpts, ice.UDPMuxFromPortWithLoopback())
 	}
-	udpPort := cfg.UDPPort
-	if udpPort == 0 {
-		p, err := freeUDPPort(cfg.ListenIP)
-		if err != nil {
-			return nil, err
+	// A port salon picks itself (tests) must be free for UDP and for TCP:
+	// another process may hold the TCP side of a free UDP number, so a
+	// few numbers are tried.
+	var (
+		udpPort int
+		udpMux  *ice.MultiUDPMuxDefault
+		lis     net.Listener
+	)
+	for attempt := 0; ; attempt++ {
+		udpPort = cfg.UDPPort
+		if udpPort == 0 {
+			p, err := freeUDPPort(cfg.ListenIP)
+			if err != nil {
+				return nil, err
+			}
+			udpPort = p
 		}
-		udpPort = p
-	}
-	udpMux, err := ice.NewMultiUDPMuxFromPort(udpPort, muxOpts...)
-	if err != nil {
-		return nil, fmt.Errorf("open media UDP port %d: %w", udpPort, err)
+		mux, err := ice.NewMultiUDPMuxFromPort(udpPort, muxOpts...)
+		if err != nil {
+			if cfg.UDPPort == 0 && attempt < 10 {
+				continue
+			}
+			return nil, fmt.Errorf("open media UDP port %d: %w", udpPort, err)
+		}
+		udpMux = mux
+		if cfg.DisableTCP {
+			break
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort(cfg.ListenIP, strconv.Itoa(udpPort)))
+		if err == nil {
+			lis = l
+			break
+		}
+		_ = udpMux.Close()
+		if cfg.UDPPort != 0 || attempt >= 10 {
+			return nil, fmt.Errorf("open media TCP port %d: %w", udpPort, err)
+		}
 	}
 	s := &SFU{log: log, udpMux: udpMux, udpPort: udpPort, rooms: map[string]*Room{}}
 
 	se := webrtc.SettingEngine{LoggerFactory: lf}
 	se.SetICEUDPMux(udpMux)
 	if !cfg.DisableTCP {
-		lis, err := net.Listen("tcp", net.JoinHostPort(cfg.ListenIP, strconv.Itoa(udpPort)))
-		if err != nil {
-			_ = udpMux.Close()
-			return nil, fmt.Errorf("open media TCP port %d: %w", udpPort, err)
-		}
 		s.tcpLis = lis
 		s.tcpMux = webrtc.NewICETCPMux(lf.NewLogger("tcpmux"), lis, 32)
 		se.SetICETCPMux(s.tcpMux)

@@ -30,6 +30,7 @@ type client struct {
 	kicked  bool // closed by salon for abuse: no reconnect grace
 	msgs    *rate.Limiter
 	offers  *rate.Limiter
+	remote  string // the browser's address, for logs
 }
 
 // maxMediaSections bounds the tracks one participant publishes at once
@@ -125,6 +126,8 @@ func closeCodeFor(code string) int {
 		return 2
 	case "shutting-down":
 		return 3
+	case "unavailable":
+		return 4
 	}
 	return 8
 }
@@ -151,6 +154,15 @@ func (c *client) handle(data []byte) bool {
 	var err *protoError
 	switch in.Type {
 	case "join":
+		host, perr := c.srv.route(in)
+		if perr != nil {
+			err = perr
+			break
+		}
+		if host != "" {
+			c.pipe(host, data)
+			return true
+		}
 		err = c.join(in)
 	case "offer":
 		err = c.offer(in)

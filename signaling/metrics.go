@@ -8,6 +8,7 @@ type metrics struct {
 	resumes      prometheus.Counter
 	errors       *prometheus.CounterVec
 	joinDuration prometheus.Histogram
+	relayed      prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -24,9 +25,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name:    "join_duration_seconds",
 			Help:    "Time from a join message to the participant's first connected media connection.",
 			Buckets: []float64{0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30}}),
+		relayed: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "salon", Subsystem: "signaling",
+			Name: "relayed_sockets", Help: "WebSockets held by this node and relayed to the node that hosts their room."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.sockets, m.participants, m.resumes, m.errors, m.joinDuration)
+		reg.MustRegister(m.sockets, m.participants, m.resumes, m.errors, m.joinDuration, m.relayed)
 	}
 	return m
 }

@@ -30,6 +30,9 @@ type inbound struct {
 type resumeRef struct {
 	Participant string `json:"participant"`
 	Secret      string `json:"secret"`
+	// Room lets any node find the node that holds the participant's
+	// place; clients send the object back as they got it.
+	Room string `json:"room,omitempty"`
 }
 
 // Participant is how one participant is described to the others.

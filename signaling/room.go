@@ -27,6 +27,7 @@ type member struct {
 	peer   *sfu.Peer
 
 	info     Participant
+	front    string   // the node holding its socket, "" for this one
 	sess     *session // nil while disconnected
 	grace    *time.Timer
 	gone     bool
@@ -120,10 +121,20 @@ func (s *Server) addMember(roomID, name string, sess *session, log *slog.Logger)
 		srv: s, id: id, secret: randomID(16), log: log,
 		info:     Participant{ID: id, Name: name, Connected: true},
 		sess:     sess,
+		front:    sess.front,
 		joinedAt: s.now(),
+	}
+	if s.state != nil {
+		if pe := s.state.admit(roomID, m.info, m.joinedAt, m.front); pe != nil {
+			log.Warn("join refused", "code", pe.code, "err", pe.message)
+			return nil, pe
+		}
 	}
 	r, err := s.sfu.Room(roomID)
 	if err != nil {
+		if s.state != nil {
+			s.state.leaveAsync(roomID, id)
+		}
 		return nil, err
 	}
 
@@ -155,7 +166,7 @@ func (s *Server) addMember(roomID, name string, sess *session, log *slog.Logger)
 	// makes salon offer the others' tracks at once, and the client must
 	// know who it is before the first offer arrives.
 	sess.send(joinedMsg{Type: "joined", Protocol: ProtocolVersion, Self: info,
-		Resume: resumeRef{Participant: id, Secret: m.secret}, Participants: others, IceServers: []any{}})
+		Resume: resumeRef{Participant: id, Secret: m.secret, Room: roomID}, Participants: others, IceServers: []any{}})
 	broadcast(to, participantMsg{Type: "participant-joined", Participant: info})
 
 	peer, err := r.Join(id, m, log)
@@ -189,6 +200,7 @@ func (s *Server) resumeMember(ref resumeRef, sess *session) (*member, error) {
 	}
 	old := m.sess
 	m.sess = sess
+	m.front = sess.front
 	if m.grace != nil {
 		m.grace.Stop()
 		m.grace = nil
@@ -211,7 +223,7 @@ func (s *Server) resumeMember(ref resumeRef, sess *session) (*member, error) {
 		old.close(websocket1000, "replaced by a new connection")
 	}
 	sess.send(joinedMsg{Type: "joined", Protocol: ProtocolVersion, Self: info,
-		Resume: resumeRef{Participant: m.id, Secret: m.secret}, Participants: others, Resumed: true, IceServers: []any{}})
+		Resume: resumeRef{Participant: m.id, Secret: m.secret, Room: m.room.id}, Participants: others, Resumed: true, IceServers: []any{}})
 	if !wasConnected {
 		broadcast(to, participantMsg{Type: "participant-updated", Participant: info})
 	}
@@ -273,6 +285,9 @@ func (s *Server) removeMember(m *member, reason string, bye *byeMsg) {
 	s.mu.Unlock()
 
 	s.metrics.participants.Dec()
+	if s.state != nil {
+		s.state.leaveAsync(m.room.id, m.id)
+	}
 	if sess != nil && bye != nil {
 		sess.send(*bye)
 		code := websocket1000
@@ -302,8 +317,12 @@ func (s *Server) update(m *member, in *inbound) {
 	}
 	info := m.info
 	to := m.othersLocked()
+	joined, front := m.joinedAt, m.front
 	s.mu.Unlock()
 	broadcast(to, participantMsg{Type: "participant-updated", Participant: info})
+	if s.state != nil {
+		s.state.update(m.room.id, info, joined, front)
+	}
 }
 
 const (

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/salonhq/salon/internal/auth"
+	"github.com/salonhq/salon/internal/roomstate"
 	"github.com/salonhq/salon/sfu"
 )
 
@@ -79,6 +80,15 @@ type Options struct {
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	Now        func() time.Time
+	// State, when set, is the live room state shared by every salon node
+	// (internal/roomstate): joins ask it which node hosts the room and
+	// record who is in it; without it each process keeps to itself.
+	State roomstate.Store
+	// Node is this process's ID in State.
+	Node string
+	// Bus, with State, relays the sockets of rooms another node hosts to
+	// that node (RunRelay serves the other direction).
+	Bus roomstate.Bus
 }
 
 // Server serves /ws and keeps who is in which room.
@@ -89,6 +99,8 @@ type Server struct {
 	log      *slog.Logger
 	now      func() time.Time
 	metrics  *metrics
+	state    *liveState // nil without Options.State
+	relay    *relay     // nil without Options.State and Options.Bus
 	upgrader websocket.Upgrader
 	allowed  string // host of PublicURL
 
@@ -111,6 +123,7 @@ func New(cfg Config, opts Options) *Server {
 		log:        opts.Logger,
 		now:        opts.Now,
 		metrics:    newMetrics(opts.Registerer),
+		state:      newLiveState(opts.State, opts.Node),
 		rooms:      map[string]*room{},
 		members:    map[string]*member{},
 		usedNonces: map[string]time.Time{},
@@ -121,6 +134,9 @@ func New(cfg Config, opts Options) *Server {
 	s.log = s.log.With("component", "signaling")
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.state != nil && opts.Bus != nil {
+		s.relay = &relay{bus: opts.Bus, conns: map[string]*busConn{}}
 	}
 	if u, err := url.Parse(cfg.PublicURL); err == nil {
 		s.allowed = u.Host
@@ -171,7 +187,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.metrics.sockets.Inc()
 	defer s.metrics.sockets.Dec()
 	go sess.writeLoop()
-	c := &client{srv: s, sess: sess, log: sess.log}
+	c := &client{srv: s, sess: sess, log: sess.log, remote: r.RemoteAddr}
 	c.readLoop()
 }
 
@@ -189,7 +205,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.removeMember(m, "closed", &byeMsg{Type: "bye", Reason: "server-shutdown"})
 	}
 	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
+	go func() {
+		s.wg.Wait()
+		if s.state != nil {
+			s.state.pending.Wait()
+		}
+		close(done)
+	}()
 	select {
 	case <-done:
 		return nil

@@ -9,13 +9,28 @@ import (
 	"github.com/gorilla/websocket"
 )
 
+// wsConn is what a session needs of its connection: a *websocket.Conn, or
+// a busConn that carries the frames of a socket another node holds.
+type wsConn interface {
+	ReadMessage() (messageType int, p []byte, err error)
+	SetReadDeadline(t time.Time) error
+	SetPongHandler(h func(appData string) error)
+	SetWriteDeadline(t time.Time) error
+	WriteMessage(messageType int, data []byte) error
+	WriteControl(messageType int, data []byte, deadline time.Time) error
+	Close() error
+}
+
 // session is one WebSocket. One goroutine reads it (the HTTP handler's), one
 // writes it (writeLoop); everything else hands messages to the writer
 // through a bounded queue and never touches the socket.
 type session struct {
-	conn *websocket.Conn
+	conn wsConn
 	cfg  *Config
 	log  *slog.Logger
+	// front is the node that holds the WebSocket when another node relays
+	// it here; "" for a socket of this node's own.
+	front string
 
 	out       chan []byte
 	closeReq  chan websocket.CloseError
@@ -23,7 +38,7 @@ type session struct {
 	done      chan struct{} // closed when the writer has stopped
 }
 
-func newSession(conn *websocket.Conn, cfg *Config, log *slog.Logger) *session {
+func newSession(conn wsConn, cfg *Config, log *slog.Logger) *session {
 	return &session{
 		conn:     conn,
 		cfg:      cfg,
@@ -43,6 +58,17 @@ func (s *session) send(v any) {
 		s.log.Error("encode message", "err", err)
 		return
 	}
+	select {
+	case <-s.done:
+	case s.out <- b:
+	default:
+		s.log.Warn("client too slow; closing its socket")
+		s.close(websocket.ClosePolicyViolation, "too slow")
+	}
+}
+
+// sendRaw queues an encoded message, as send does.
+func (s *session) sendRaw(b []byte) {
 	select {
 	case <-s.done:
 	case s.out <- b:

@@ -27,6 +27,12 @@ type testEnv struct {
 
 func newEnv(t *testing.T, cfg Config) *testEnv {
 	t.Helper()
+	return newEnvWith(t, cfg, nil)
+}
+
+// newEnvWith is newEnv with Options edited by edit.
+func newEnvWith(t *testing.T, cfg Config, edit func(*Options)) *testEnv {
+	t.Helper()
 	logw := newTestLogWriter(t)
 	media, err := sfu.New(sfu.Config{ListenIP: "127.0.0.1", IncludeLoopback: true}, sfu.Options{})
 	if err != nil {
@@ -34,7 +40,11 @@ func newEnv(t *testing.T, cfg Config) *testEnv {
 	}
 	t.Cleanup(func() { _ = media.Close() })
 	tokens := auth.NewTokens([]byte("0123456789abcdef0123456789abcdef"))
-	srv := New(cfg, Options{SFU: media, Tokens: tokens, Logger: slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	opts := Options{SFU: media, Tokens: tokens, Logger: slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	if edit != nil {
+		edit(&opts)
+	}
+	srv := New(cfg, opts)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
 	return &testEnv{t: t, srv: srv, http: hs, tokens: tokens}

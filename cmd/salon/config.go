@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/salonhq/salon/internal/roomstate"
 	"github.com/salonhq/salon/mail"
 )
 
@@ -35,6 +36,7 @@ type serveConfig struct {
 	SMTP           string // relay URL; "" keeps mail in the local mailbox
 	MailFrom       string // salon's sender address; "" derives salon@<public host>
 	InboundListen  string // SMTP/LMTP listener for iMIP replies; "" is off
+	Redis          string // live room state: "" in memory, or a redis:// URL
 }
 
 // parseServeFlags reads flags, then SALON_* variables for flags not given on
@@ -45,7 +47,7 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	var (
 		listen     = fs.String("listen", ":8080", "HTTP listen address (host:port)")
 		publicURL  = fs.String("public-url", "", "URL people use to reach salon (default: http://localhost:<port>)")
-		data       = fs.String("data", "./data", "data directory (database, signing key)")
+		data       = fs.String("data", "./data", "data directory (the SQLite database when --db is empty)")
 		dbURL      = fs.String("db", "", "database: empty for SQLite in the data directory, or postgres://…")
 		udpPort    = fs.Int("rtc-udp-port", 7882, "UDP port for all media; ICE-TCP uses the same number")
 		rtcIP      = fs.String("rtc-ip", "", "address(es) announced to browsers for media, comma-separated (public IP behind 1:1 NAT)")
@@ -59,6 +61,7 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 		reconGrace = fs.Duration("reconnect-grace", 30*time.Second, "how long a participant whose connection dropped keeps its place")
 		smtpURL    = fs.String("smtp", "", "mail relay for invitations: smtp://user:pass@host:587 (STARTTLS) or smtps://…:465; empty keeps mail in the local mailbox admins read at /admin/mail")
 		mailFrom   = fs.String("mail-from", "", "sender address of salon's mail (default: salon@<host of --public-url>)")
+		redisURL   = fs.String("redis", "", "live room state shared by several salon nodes: redis://[:password@]host:6379[/db], rediss://… (TLS); empty keeps it in memory (one node)")
 		inbound    = fs.String("inbound-listen", "", "receive iMIP replies from the mail server: smtp://127.0.0.1:2525, lmtp://127.0.0.1:2424 or lmtp+unix:///path (default: off)")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -91,7 +94,7 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	cfg := &serveConfig{
 		Listen: *listen, Data: *data, DB: *dbURL, RTCUDPPort: *udpPort, RTCListenIP: *rtcListen,
 		RTCLoopback: *rtcLoop, RTCTCP: *rtcTCP, RTCIPv6: *rtcIPv6, LogFormat: *logFormat, ReconnectGrace: *reconGrace,
-		SMTP: *smtpURL, MailFrom: *mailFrom, InboundListen: *inbound,
+		SMTP: *smtpURL, MailFrom: *mailFrom, InboundListen: *inbound, Redis: *redisURL,
 	}
 	_, port, err := net.SplitHostPort(cfg.Listen)
 	if err != nil {
@@ -150,6 +153,13 @@ func (cfg *serveConfig) validateRest(rtcIP, rtcIfaces, logLevel string) error {
 		if _, err := netmail.ParseAddress(cfg.MailFrom); err != nil || strings.ContainsAny(cfg.MailFrom, "\r\n") {
 			return fmt.Errorf("invalid --mail-from %q: want an address such as salon@example.org or \"Meetings <salon@example.org>\"", cfg.MailFrom)
 		}
+	}
+	if cfg.Redis != "" {
+		c, err := roomstate.NewRedisClient(cfg.Redis)
+		if err != nil {
+			return fmt.Errorf("invalid --redis: %v", err)
+		}
+		_ = c.Close() // only parsed: go-redis dials on first use
 	}
 	if cfg.InboundListen != "" {
 		if _, _, _, err := mail.ParseInboundAddr(cfg.InboundListen); err != nil {

@@ -57,6 +57,8 @@ func TestFlagValidationNamesTheFlag(t *testing.T) {
 		{[]string{"--smtp", "smtp://mail.example.org?tls=none"}, nil, "--smtp"},
 		{[]string{"--mail-from", "not an address"}, nil, "--mail-from"},
 		{[]string{"--inbound-listen", "imap://127.0.0.1:143"}, nil, "--inbound-listen"},
+		{[]string{"--redis", "memcached://127.0.0.1"}, nil, "--redis"},
+		{nil, map[string]string{"SALON_REDIS": "localhost:6379"}, "--redis"},
 		{nil, map[string]string{"SALON_SMTP": "smtp://user@host"}, "--smtp"},
 		{nil, map[string]string{"SALON_RTC_UDP_PORT": "many"}, "SALON_RTC_UDP_PORT"},
 		{nil, map[string]string{"SALON_LOG_FORMAT": "xml"}, "--log-format"},

@@ -24,6 +24,7 @@ import (
 	"github.com/salonhq/salon/internal/auth"
 	"github.com/salonhq/salon/internal/db"
 	"github.com/salonhq/salon/internal/meeting"
+	"github.com/salonhq/salon/internal/roomstate"
 	"github.com/salonhq/salon/sfu"
 	"github.com/salonhq/salon/signaling"
 	"github.com/salonhq/salon/web"
@@ -119,8 +120,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	live, err := openLiveState(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer live.close()
+	nodeID := newNodeID()
 	sig := signaling.New(signaling.Config{PublicURL: cfg.PublicURL, ReconnectGrace: cfg.ReconnectGrace},
-		signaling.Options{SFU: media, Tokens: tokens, Logger: log, Registerer: reg})
+		signaling.Options{SFU: media, Tokens: tokens, Logger: log, Registerer: reg, State: live.store, Bus: live.bus, Node: nodeID})
 	site := web.New(web.Config{PublicURL: cfg.PublicURL},
 		web.Options{Meetings: meetings, Tokens: tokens, Logger: log, Metrics: reg,
 			RSVPs: sched, Mailbox: outbox, Scheduler: sched,
@@ -164,6 +171,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			_, _ = io.WriteString(w, "database unreachable\n")
 			return
 		}
+		if live.ping != nil {
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			if err := live.ping(ctx); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = io.WriteString(w, "live room state (Redis) unreachable\n")
+				return
+			}
+		}
 		_, _ = io.WriteString(w, "ready\n")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
@@ -193,6 +209,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	self := roomstate.Node{ID: nodeID, MediaAddr: mediaAddr(cfg, media.UDPPort())}
+	registerNode(ctx, live.store, self, log)
+	nodeCtx, stopNode := context.WithCancel(context.WithoutCancel(ctx))
+	nodeDone := make(chan struct{})
+	go func() {
+		if err := sig.RunRelay(nodeCtx); err != nil && !errors.Is(err, context.Canceled) {
+			log.Error("relay of other nodes' sockets stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer close(nodeDone)
+		keepNodeAlive(nodeCtx, live.store, sig, self, func() bool { return !ready.Load() }, log.With("node", nodeID))
+	}()
+	defer func() { stopNode(); <-nodeDone }()
 	ready.Store(true)
 
 	demoURL := cfg.PublicURL + "/m/" + demo.Slug

@@ -78,11 +78,13 @@ func openSQLite(path string) (*DB, error) {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	q := url.Values{}
-	// WAL lets readers run beside the writer; busy_timeout makes a second
-	// writer wait instead of failing; SQLite leaves foreign keys off unless
-	// asked.
-	q.Add("_pragma", "journal_mode(WAL)")
+	// busy_timeout makes a second writer wait instead of failing, and
+	// comes first: switching to WAL takes a lock that another process
+	// opening the same database (a second node on one data directory) may
+	// hold. WAL lets readers run beside the writer; SQLite leaves foreign
+	// keys off unless asked.
 	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(ON)")
 	// Taking the write lock at BEGIN means a transaction never fails with
 	// SQLITE_BUSY halfway, when it turns from reader into writer.

@@ -35,7 +35,7 @@ const LEAVE_TIMEOUT = 1_000;
 const CLOSE_ABANDONED = 4000; // a socket given up on, not a leave
 
 // Codes a reconnecting client may retry after, although salon calls them fatal.
-const RETRYABLE_FATAL = new Set(['resume-failed', 'token-expired', 'shutting-down']);
+const RETRYABLE_FATAL = new Set(['resume-failed', 'token-expired', 'shutting-down', 'unavailable']);
 
 /** An error with a machine-readable code, from salon or from this client. */
 export class SalonError extends Error {
