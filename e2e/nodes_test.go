@@ -1,12 +1,14 @@
 package e2e
 
 import (
-	"fmt"
+	"context"
+	"net/http"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/salonhq/salon/internal/roomstate"
 	"github.com/salonhq/salon/internal/testredis"
 )
 
@@ -22,8 +24,8 @@ func TestTwoNodesOneRoom(t *testing.T) {
 	rs := testredis.NewServer(t)
 	redisURL := "redis://" + rs.Addr() + "/5"
 	shared := t.TempDir()
-	a := startSalon(t, "--data", shared, "--redis", redisURL)
-	b := startSalon(t, "--data", shared, "--redis", redisURL)
+	a := startSalon(t, "--data", shared, "--redis", redisURL, "--log-level", "info")
+	b := startSalon(t, "--data", shared, "--redis", redisURL, "--log-level", "info")
 	slug := a.demo[strings.LastIndex(a.demo, "/m/"):]
 	if !strings.HasSuffix(b.demo, slug) {
 		t.Fatalf("the nodes disagree on the demo meeting: %s vs %s", a.demo, b.demo)
@@ -41,11 +43,70 @@ func TestTwoNodesOneRoom(t *testing.T) {
 	bob.click("#toggle-audio")
 	ada.waitTrue(10*time.Second, "Bob shown muted", tileSel(bob.id)+`?.dataset.audioMuted === "true"`)
 
+	// Redis goes away: the call keeps its media, node A says it is not
+	// ready; Redis comes back empty and the nodes put the room back
+	// together by themselves (Bob's signalling may reconnect).
+	rs.Stop(t)
+	waitFor(t, 20*time.Second, "node A to say it is not ready", func() bool { return readyz(a.base) == http.StatusServiceUnavailable })
+	ada.waitMediaGrowing("during the Redis outage")
+	rs.Restart(t)
+	waitFor(t, 30*time.Second, "node A to be ready again", func() bool { return readyz(a.base) == http.StatusOK })
+	tiles := `document.querySelectorAll('.tile:not([data-source="screen"])').length`
+	ada.waitTrue(60*time.Second, "two tiles for Ada after Redis came back", tiles+` === 2`)
+	bob.waitTrue(60*time.Second, "two tiles for Bob after Redis came back", tiles+` === 2`)
+	ada.waitMediaGrowing("after Redis came back")
+	bob.waitMediaGrowing("after Redis came back")
+	// The shared list is the truth again: the two of them, no ghost of
+	// Bob's first socket, nobody twice.
+	client, err := roomstate.NewRedisClient(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	state := roomstate.NewRedis(client, roomstate.RedisOptions{})
+	room := strings.TrimPrefix(slug, "/m/")
+	waitFor(t, 30*time.Second, "Ada and Bob, once each, in the shared list", func() bool {
+		ps, err := state.Participants(context.Background(), room)
+		if err != nil || len(ps) != 2 {
+			return false
+		}
+		return ps[0].Name != ps[1].Name
+	})
+
 	// kill -9 of Bob's node: Ada sees him go within a lease.
 	start := time.Now()
 	if err := b.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	ada.waitTrue(30*time.Second, "Bob's tile gone after his node died", "!"+tileSel(bob.id))
-	t.Log(fmt.Sprintf("Bob left Ada's list %v after his node was killed", time.Since(start).Round(100*time.Millisecond)))
+	ada.waitTrue(30*time.Second, "Bob's tile gone after his node died", tiles+` === 1`)
+	t.Logf("Bob left Ada's list %v after his node was killed", time.Since(start).Round(100*time.Millisecond))
+}
+
+func readyz(base string) int {
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// waitMediaGrowing waits until video from someone else keeps decoding.
+func (p *participant) waitMediaGrowing(when string) {
+	p.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	first := p.stats()
+	for {
+		_ = ctxWait(p.ctx, time.Second)
+		now := p.stats()
+		for id, s := range now {
+			if s.VideoFramesDecoded > first[id].VideoFramesDecoded && first[id].VideoFramesDecoded > 0 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s: no growing video %s: %+v", p.name, when, now)
+		}
+		first = now
+	}
 }

@@ -95,7 +95,7 @@ func (s *Server) liveNodes(ctx context.Context) (map[string]bool, error) {
 // browsers are gone with them (or reconnect through another node), and
 // the others in the room must see them leave now, not after a timeout.
 func (s *Server) watchFronts(ctx context.Context) {
-	t := time.NewTicker(s.cfg.PingInterval / 2)
+	t := time.NewTicker(min(s.cfg.PingInterval/2, 2*time.Second))
 	defer t.Stop()
 	for {
 		select {
@@ -309,7 +309,9 @@ func (c *client) pipe(host string, first []byte) {
 	publish := func(e envelope) error {
 		e.S = sid
 		msg, _ := json.Marshal(e)
-		pctx, pcancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
+		// Not the pipe's ctx: the last "closed" may be retried after the
+		// pipe has returned.
+		pctx, pcancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
 		defer pcancel()
 		return bus.Publish(pctx, nodeTopic(host), msg)
 	}
@@ -322,12 +324,29 @@ func (c *client) pipe(host string, first []byte) {
 	s.metrics.relayed.Inc()
 	defer s.metrics.relayed.Dec()
 
-	// Host → browser.
+	// Host → browser. A host that does not answer the join soon did not
+	// get it (it was resubscribing after a Redis restart): the browser
+	// had better try again now than wait for its own join timeout.
+	answered := make(chan struct{})
 	go func() {
+		select {
+		case <-answered:
+		case <-ctx.Done():
+		case <-time.After(relayAnswerTimeout):
+			log.Warn("the room's node did not answer the join; the browser will try again")
+			c.sess.close(websocket.CloseTryAgainLater, "unavailable")
+		}
+	}()
+	go func() {
+		first := true
 		for msg := range sub.C() {
 			var e envelope
 			if json.Unmarshal(msg, &e) != nil {
 				continue
+			}
+			if first {
+				first = false
+				close(answered)
 			}
 			switch e.T {
 			case "frame":
@@ -384,11 +403,27 @@ func (c *client) pipe(host string, first []byte) {
 			break
 		}
 	}
-	_ = publish(envelope{T: "closed", C: code})
+	if publish(envelope{T: "closed", C: code}) != nil {
+		// Redis is away: keep telling the host, or it would keep a ghost
+		// of this participant until its read deadline and grace ran out.
+		go func() {
+			deadline := time.Now().Add(2 * time.Minute)
+			for time.Now().Before(deadline) {
+				time.Sleep(time.Second)
+				if publish(envelope{T: "closed", C: code}) == nil {
+					return
+				}
+			}
+		}()
+	}
 	c.sess.close(websocket.CloseNormalClosure, "")
 	<-c.sess.done
 	log.Info("relayed socket ended", "code", code)
 }
+
+// relayAnswerTimeout is how long a front waits for the host's first
+// answer to a relayed join.
+const relayAnswerTimeout = 5 * time.Second
 
 // route decides where a join goes: "" for this node, or the node that
 // hosts the room. A room without a live host is given to the least loaded

@@ -171,8 +171,16 @@ func (s *Server) Reconcile(ctx context.Context, all bool) error {
 				}
 			}
 			if len(rooms[room]) > 0 {
-				if _, err := l.store.HostRoom(ctx, room, l.node); err != nil {
+				r, err := l.store.HostRoom(ctx, room, l.node)
+				if err != nil {
 					return err
+				}
+				if r.Node != l.node {
+					// While the state was away another node took the
+					// room (a restarted Redis forgot it was here): its
+					// people here reconnect and meet the others there.
+					s.moveRoom(room, r.Node)
+					return nil
 				}
 			}
 			for _, p := range rooms[room] {
@@ -196,6 +204,23 @@ func (s *Server) Reconcile(ctx context.Context, all bool) error {
 		s.log.Warn("live room state not reconciled yet", "err", first)
 	}
 	return first
+}
+
+// moveRoom sends this node's members of room away to rejoin, wherever the
+// room now lives.
+func (s *Server) moveRoom(room, host string) {
+	s.mu.Lock()
+	var ms []*member
+	if r := s.rooms[room]; r != nil {
+		for _, m := range r.members {
+			ms = append(ms, m)
+		}
+	}
+	s.mu.Unlock()
+	s.log.Warn("another node hosts this room now; its participants here rejoin there", "room", room, "host", host, "participants", len(ms))
+	for _, m := range ms {
+		s.removeMember(m, "closed", &byeMsg{Type: "bye", Reason: "server-shutdown"})
+	}
 }
 
 // Load is the number of participants whose media this node carries, for

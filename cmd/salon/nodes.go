@@ -20,8 +20,8 @@ import (
 // nodeLease after its last renewal, so its participants vanish from every
 // list within 20 s of a crash.
 const (
-	nodeRenew = 5 * time.Second
-	nodeLease = 15 * time.Second
+	nodeRenew = 4 * time.Second
+	nodeLease = 12 * time.Second
 )
 
 // liveState is the room state of this process: in memory, or shared with
@@ -108,8 +108,17 @@ func keepNodeAlive(ctx context.Context, st roomstate.Store, sig *signaling.Serve
 	failing := false
 	t := time.NewTicker(nodeRenew)
 	defer t.Stop()
+	// While the state is unreachable, look again every second: the sooner
+	// this node is back in it, the fewer joins elsewhere take its rooms.
+	retry := time.NewTicker(time.Second)
+	defer retry.Stop()
 	for {
+		var again <-chan time.Time
+		if failing {
+			again = retry.C
+		}
 		select {
+		case <-again:
 		case <-ctx.Done():
 			c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			if err := st.RemoveNode(c, node.ID); err != nil {
@@ -118,6 +127,27 @@ func keepNodeAlive(ctx context.Context, st roomstate.Store, sig *signaling.Serve
 			cancel()
 			return
 		case <-t.C:
+		}
+		// A node missing from the state before its renewal lost its lease
+		// without noticing: Redis restarted empty between two renewals.
+		if !failing {
+			c, cancel := context.WithTimeout(ctx, nodeRenew)
+			nodes, err := st.Nodes(c)
+			cancel()
+			known := false
+			for _, n := range nodes {
+				known = known || n.ID == node.ID
+			}
+			switch {
+			case err != nil:
+				// A connection broken under us (Redis restarting) fails
+				// one call and heals on the next: reconcile after it.
+				log.Warn("live room state call failed; checking and writing this node's rooms again", "err", err)
+				failing = true
+			case !known:
+				log.Warn("this node was missing from the live room state (Redis restarted?); writing its rooms again")
+				failing = true
+			}
 		}
 		if err := renew(); err != nil {
 			if !failing {
