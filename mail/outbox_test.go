@@ -747,9 +747,11 @@ func testOutboxMetrics(t *testing.T, open func(testing.TB) *db.DB) {
 	if got := metricValue(t, m.queued.WithLabelValues("CANCEL")); got != 1 {
 		t.Errorf("queued{CANCEL} = %v, want 1", got)
 	}
-	if s, f := metricValue(t, m.sent), metricValue(t, m.failed); s != 1 || f != 1 {
-		t.Errorf("sent %v, failed %v; want 1 and 1", s, f)
-	}
+	// The counters move just after the state is stored.
+	eventually(t, waitLong, func() (bool, string) {
+		s, f := metricValue(t, m.sent), metricValue(t, m.failed)
+		return s == 1 && f == 1, fmt.Sprintf("sent %v, failed %v; want 1 and 1", s, f)
+	})
 	eventually(t, waitLong, func() (bool, string) {
 		d := metricValue(t, m.depth)
 		return d == 0, fmt.Sprintf("queue depth %v", d)

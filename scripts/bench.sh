@@ -20,7 +20,7 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true
 machine="${cpu:-unknown CPU}, $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(go version | cut -d' ' -f3-4), $(uname -sr)"
 
 echo "== Go benchmarks"
-gocmd=(go test -run '^$' -bench . -benchmem -count 3 ./sfu/ ./calendar/ ./calendar/ical/ ./calendar/sqlstore/ ./mail/)
+gocmd=(go test -run '^$' -bench . -benchmem -count 3 ./sfu/ ./calendar/ ./calendar/ical/ ./calendar/sqlstore/ ./mail/ ./internal/roomstate/ ./signaling/)
 gobench=$("${gocmd[@]}" | grep -E '^(Benchmark|pkg:)')
 echo "$gobench"
 
@@ -128,6 +128,17 @@ echo "$radicale"
 	echo "  attachment) per op; 1 s / ns per op is invitations per second on one core (goal: 500 or more)."
 	echo "- \`BenchmarkOutboxBurst\` (\`mail\`): 50 messages queued in one transaction until a local SMTP"
 	echo "  server has accepted them all."
+	echo
+	echo "## Live room state and joins"
+	echo
+	echo "- \`BenchmarkJoin\` (\`internal/roomstate\`): the state a join touches (HostRoom, Join and"
+	echo "  Participants of a 10-person room), in memory and on a redis-server on 127.0.0.1;"
+	echo "  \`roundtrips/join\` counts what the go-redis client sends."
+	echo "- \`BenchmarkRedisMemoryPerParticipant\`: Redis \`used_memory\` growth for 10,000 participants"
+	echo "  in 1,000 rooms of 10."
+	echo "- \`BenchmarkJoin\` (\`signaling\`): a whole join through the signalling server (token check,"
+	echo "  routing to the room's node, the live state, the SFU peer, \`joined\`), over a WebSocket on"
+	echo "  loopback, rooms of ten; for Redis, every round trip of the join (goal: at most 5)."
 	echo
 	echo "## Go benchmarks"
 	echo

@@ -33,6 +33,9 @@ type resumeRef struct {
 	// Room lets any node find the node that holds the participant's
 	// place; clients send the object back as they got it.
 	Room string `json:"room,omitempty"`
+	// Node is the node that holds the place, where a resume is sent while
+	// that node lives.
+	Node string `json:"node,omitempty"`
 }
 
 // Participant is how one participant is described to the others.

@@ -47,15 +47,36 @@ type relay struct {
 	conns map[string]*busConn
 }
 
-// RunRelay serves the sockets other nodes relay to this one, until ctx
-// ends. Without Options.Bus it returns at once.
-func (s *Server) RunRelay(ctx context.Context) error {
+// StartRelay serves the sockets other nodes relay to this one, in the
+// background until ctx ends; the channel it returns closes then. It
+// returns once this node listens (or could not, and keeps trying), so
+// that no relayed join is lost to a node that has just started. Without
+// Options.Bus it does nothing.
+func (s *Server) StartRelay(ctx context.Context) <-chan struct{} {
+	done := make(chan struct{})
 	if s.relay == nil {
-		return nil
+		close(done)
+		return done
 	}
-	go s.watchFronts(ctx)
+	sub, err := s.relay.bus.Subscribe(ctx, nodeTopic(s.state.node))
+	if err != nil {
+		s.log.Warn("cannot hear relayed sockets yet; retrying", "err", err)
+		sub = nil
+	}
+	go func() {
+		defer close(done)
+		go s.watchFronts(ctx)
+		s.runRelay(ctx, sub)
+	}()
+	return done
+}
+
+func (s *Server) runRelay(ctx context.Context, sub roomstate.Subscription) {
 	for ctx.Err() == nil {
-		sub, err := s.relay.bus.Subscribe(ctx, nodeTopic(s.state.node))
+		var err error
+		if sub == nil {
+			sub, err = s.relay.bus.Subscribe(ctx, nodeTopic(s.state.node))
+		}
 		if err != nil {
 			s.log.Warn("cannot hear relayed sockets yet; retrying", "err", err)
 			select {
@@ -72,8 +93,8 @@ func (s *Server) RunRelay(ctx context.Context) error {
 			s.hostEnvelope(ctx, e)
 		}
 		_ = sub.Close()
+		sub = nil
 	}
-	return ctx.Err()
 }
 
 // liveNodes returns the IDs of the nodes whose lease runs.
@@ -443,8 +464,28 @@ func (s *Server) route(in *inbound) (string, *protoError) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), stateTimeout)
 	defer cancel()
+	nodes, err := s.state.store.Nodes(ctx)
+	if err != nil {
+		return "", errUnavailable
+	}
+	live := map[string]bool{}
+	for _, n := range nodes {
+		live[n.ID] = true
+	}
+	// A node missing from the state has not written itself back since
+	// Redis restarted: the rooms it knows of are not there yet either, so
+	// deciding now could split a room. The client tries again shortly.
+	if !live[s.state.node] {
+		return "", errUnavailable
+	}
+	if in.Resume != nil && in.Resume.Node != "" && live[in.Resume.Node] {
+		if in.Resume.Node == s.state.node {
+			return "", nil
+		}
+		return in.Resume.Node, nil
+	}
 	// HostRoom keeps a live host and re-homes the room of a dead one.
-	r, err := s.state.store.HostRoom(ctx, room, s.candidate(ctx))
+	r, err := s.state.store.HostRoom(ctx, room, s.candidate(nodes))
 	if err != nil {
 		return "", errUnavailable
 	}
@@ -456,12 +497,8 @@ func (s *Server) route(in *inbound) (string, *protoError) {
 
 // candidate is the node a new room should live on: the live, not
 // draining node with the fewest participants, this one on a tie.
-func (s *Server) candidate(ctx context.Context) string {
+func (s *Server) candidate(nodes []roomstate.Node) string {
 	self := s.state.node
-	nodes, err := s.state.store.Nodes(ctx)
-	if err != nil {
-		return self
-	}
 	best, load := self, -1
 	for _, n := range nodes {
 		if n.ID == self && !n.Draining && (load < 0 || n.Load <= load) {

@@ -21,8 +21,7 @@ func twoNodes(t *testing.T) (a, b *testEnv, mem *roomstate.Memory) {
 			t.Fatal(err)
 		}
 		e := newEnvWith(t, cfg, func(o *Options) { o.State, o.Bus, o.Node = mem, mem, node })
-		done := make(chan struct{})
-		go func() { defer close(done); _ = e.srv.RunRelay(ctx) }()
+		done := e.srv.StartRelay(ctx)
 		t.Cleanup(func() { cancel(); <-done })
 		return e
 	}

@@ -166,7 +166,7 @@ func (s *Server) addMember(roomID, name string, sess *session, log *slog.Logger)
 	// makes salon offer the others' tracks at once, and the client must
 	// know who it is before the first offer arrives.
 	sess.send(joinedMsg{Type: "joined", Protocol: ProtocolVersion, Self: info,
-		Resume: resumeRef{Participant: id, Secret: m.secret, Room: roomID}, Participants: others, IceServers: []any{}})
+		Resume: resumeRef{Participant: id, Secret: m.secret, Room: roomID, Node: s.nodeID()}, Participants: others, IceServers: []any{}})
 	broadcast(to, participantMsg{Type: "participant-joined", Participant: info})
 
 	peer, err := r.Join(id, m, log)
@@ -223,7 +223,7 @@ func (s *Server) resumeMember(ref resumeRef, sess *session) (*member, error) {
 		old.close(websocket1000, "replaced by a new connection")
 	}
 	sess.send(joinedMsg{Type: "joined", Protocol: ProtocolVersion, Self: info,
-		Resume: resumeRef{Participant: m.id, Secret: m.secret, Room: m.room.id}, Participants: others, Resumed: true, IceServers: []any{}})
+		Resume: resumeRef{Participant: m.id, Secret: m.secret, Room: m.room.id, Node: s.nodeID()}, Participants: others, Resumed: true, IceServers: []any{}})
 	if !wasConnected {
 		broadcast(to, participantMsg{Type: "participant-updated", Participant: info})
 	}

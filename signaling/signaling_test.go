@@ -19,7 +19,7 @@ import (
 )
 
 type testEnv struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *Server
 	http   *httptest.Server
 	tokens *auth.Tokens
@@ -31,7 +31,7 @@ func newEnv(t *testing.T, cfg Config) *testEnv {
 }
 
 // newEnvWith is newEnv with Options edited by edit.
-func newEnvWith(t *testing.T, cfg Config, edit func(*Options)) *testEnv {
+func newEnvWith(t testing.TB, cfg Config, edit func(*Options)) *testEnv {
 	t.Helper()
 	logw := newTestLogWriter(t)
 	media, err := sfu.New(sfu.Config{ListenIP: "127.0.0.1", IncludeLoopback: true}, sfu.Options{})
@@ -60,7 +60,7 @@ func (e *testEnv) token(room, name string, ttl time.Duration) string {
 
 // wsClient is a test participant speaking the protocol by hand.
 type wsClient struct {
-	t    *testing.T
+	t    testing.TB
 	conn *websocket.Conn
 	msgs chan map[string]any
 	err  chan error
@@ -417,12 +417,12 @@ func TestCrossSiteOriginRefused(t *testing.T) {
 // testLogWriter sends the server's log lines to the test's log, and drops
 // the ones that come after the test ended.
 type testLogWriter struct {
-	t    *testing.T
+	t    testing.TB
 	mu   sync.Mutex
 	done bool
 }
 
-func newTestLogWriter(t *testing.T) *testLogWriter {
+func newTestLogWriter(t testing.TB) *testLogWriter {
 	w := &testLogWriter{t: t}
 	t.Cleanup(func() { w.mu.Lock(); w.done = true; w.mu.Unlock() })
 	return w

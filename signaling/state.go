@@ -223,6 +223,14 @@ func (s *Server) moveRoom(room, host string) {
 	}
 }
 
+// nodeID is this node's ID in the live state, "" without one.
+func (s *Server) nodeID() string {
+	if s.state == nil {
+		return ""
+	}
+	return s.state.node
+}
+
 // Load is the number of participants whose media this node carries, for
 // choosing the node of a new room.
 func (s *Server) Load() int {

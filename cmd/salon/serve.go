@@ -209,20 +209,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	// Listen for relayed sockets before taking a lease: once other nodes
+	// see this one alive they may send it rooms.
+	nodeCtx, stopNode := context.WithCancel(context.WithoutCancel(ctx))
+	relayDone := sig.StartRelay(nodeCtx)
 	self := roomstate.Node{ID: nodeID, MediaAddr: mediaAddr(cfg, media.UDPPort())}
 	registerNode(ctx, live.store, self, log)
-	nodeCtx, stopNode := context.WithCancel(context.WithoutCancel(ctx))
 	nodeDone := make(chan struct{})
-	go func() {
-		if err := sig.RunRelay(nodeCtx); err != nil && !errors.Is(err, context.Canceled) {
-			log.Error("relay of other nodes' sockets stopped", "err", err)
-		}
-	}()
 	go func() {
 		defer close(nodeDone)
 		keepNodeAlive(nodeCtx, live.store, sig, self, func() bool { return !ready.Load() }, log.With("node", nodeID))
 	}()
-	defer func() { stopNode(); <-nodeDone }()
+	leaveNodes := func() { stopNode(); <-nodeDone; <-relayDone } // ends the lease; idempotent
+	defer leaveNodes()
 	ready.Store(true)
 
 	demoURL := cfg.PublicURL + "/m/" + demo.Slug
@@ -243,6 +242,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	ready.Store(false)
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
+	// The lease ends before participants are told: their rejoins must
+	// find this node's rooms free for a node that stays up.
+	leaveNodes()
 	if err := sig.Shutdown(sctx); err != nil {
 		log.Warn("signalling did not drain in time", "err", err)
 	}

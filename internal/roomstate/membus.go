@@ -37,6 +37,9 @@ func (m *Memory) Publish(ctx context.Context, topic string, msg []byte) error {
 	b := &m.bus
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if len(b.topics[topic]) == 0 {
+		return ErrNoSubscriber
+	}
 	for s := range b.topics[topic] {
 		select {
 		case s.ch <- append([]byte(nil), msg...):

@@ -39,9 +39,19 @@ func (r *Redis) Publish(ctx context.Context, topic string, msg []byte) error {
 	if err := checkMessage(topic, msg); err != nil {
 		return err
 	}
-	return r.do(ctx, "publish on "+topic, func(p redis.Pipeliner, eval evalFunc) {
-		p.Publish(ctx, r.channel(topic), msg)
+	var n *redis.IntCmd
+	err := r.do(ctx, "publish on "+topic, func(p redis.Pipeliner, eval evalFunc) {
+		n = p.Publish(ctx, r.channel(topic), msg)
 	})
+	if err != nil {
+		return err
+	}
+	// A cluster node counts only its own subscribers; elsewhere zero
+	// receivers means nobody heard it.
+	if _, cluster := r.c.(*redis.ClusterClient); !cluster && n.Val() == 0 {
+		return ErrNoSubscriber
+	}
+	return nil
 }
 
 // Subscribe implements Bus. It returns once Redis has confirmed the

@@ -128,6 +128,12 @@ type Store interface {
 	Participants(ctx context.Context, room string) ([]Participant, error)
 }
 
+// ErrNoSubscriber is returned by Publish when the Bus knows that nobody
+// was subscribed to the topic, so the message went nowhere (a node that is
+// resubscribing after a Redis restart). Redis Cluster cannot tell, so
+// there a message to nobody is not an error.
+var ErrNoSubscriber = errors.New("roomstate: nobody listens on this topic")
+
 // Bus carries messages between nodes: the signalling relayed between the
 // node holding a participant's WebSocket and the node hosting the room's
 // media, and the room events (joined, left, muted) that every node with a
