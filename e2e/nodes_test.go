@@ -80,6 +80,11 @@ func TestTwoNodesOneRoom(t *testing.T) {
 	}
 	ada.waitTrue(30*time.Second, "Bob's tile gone after his node died", tiles+` === 1`)
 	t.Logf("Bob left Ada's list %v after his node was killed", time.Since(start).Round(100*time.Millisecond))
+
+	// He comes back through the node that is left.
+	bob2 := join(t, browser, a.demo, "Bob")
+	ada.waitMediaFrom(bob2)
+	bob2.waitMediaFrom(ada)
 }
 
 func readyz(base string) int {
@@ -109,4 +114,48 @@ func (p *participant) waitMediaGrowing(when string) {
 		}
 		first = now
 	}
+}
+
+// TestDrainMovesTheRoom: SIGTERM of the node that hosts a room (a rolling
+// restart) ends its lease first and tells its participants; the one whose
+// socket is on the other node rejoins at once through it, the room moves
+// there, and newcomers meet them there.
+func TestDrainMovesTheRoom(t *testing.T) {
+	rs := testredis.NewServer(t)
+	redisURL := "redis://" + rs.Addr() + "/6"
+	shared := t.TempDir()
+	a := startSalon(t, "--data", shared, "--redis", redisURL, "--log-level", "info")
+	b := startSalon(t, "--data", shared, "--redis", redisURL, "--log-level", "info")
+	slug := a.demo[strings.LastIndex(a.demo, "/m/"):]
+
+	browser := newBrowser(t)
+	ada := join(t, browser, a.demo, "Ada") // the room starts on node A
+	bob := join(t, browser, b.base+slug, "Bob")
+	bob.waitMediaFrom(ada)
+
+	a.stop() // SIGTERM, and a clean exit
+	bob.waitTrue(30*time.Second, "Bob back in the call after node A left",
+		`window.salon.state() === "connected" && document.querySelectorAll('.tile:not([data-source="screen"])').length === 1`)
+
+	client, err := roomstate.NewRedisClient(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	state := roomstate.NewRedis(client, roomstate.RedisOptions{})
+	room := strings.TrimPrefix(slug, "/m/")
+	nodes, err := state.Nodes(context.Background())
+	if err != nil || len(nodes) != 1 {
+		t.Fatalf("live nodes after the drain: %+v, %v", nodes, err)
+	}
+	waitFor(t, 10*time.Second, "the room hosted by node B", func() bool {
+		r, err := state.Room(context.Background(), room)
+		return err == nil && r.Node == nodes[0].ID
+	})
+
+	// Bob rejoined: he has a new participant ID.
+	bob.id = bob.evalString(`window.salon.self()`)
+	carol := join(t, browser, b.base+slug, "Carol")
+	carol.waitMediaFrom(bob)
+	bob.waitMediaFrom(carol)
 }
