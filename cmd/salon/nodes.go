@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/salonhq/salon/internal/roomstate"
 	"github.com/salonhq/salon/signaling"
 )
@@ -43,6 +45,9 @@ func openLiveState(cfg *serveConfig, log *slog.Logger) (*liveState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid --redis: %w", err)
 	}
+	// go-redis's own lines (each failed dial while Redis is away) go to
+	// salon's log at debug level: salon says once, at warn, what it means.
+	redis.SetLogger(redisLogger{log.With("part", "redis")})
 	log.Info("live room state in Redis", "redis", redactedRedis(cfg.Redis))
 	rs := roomstate.NewRedis(client, roomstate.RedisOptions{})
 	return &liveState{
@@ -51,6 +56,13 @@ func openLiveState(cfg *serveConfig, log *slog.Logger) (*liveState, error) {
 		ping:  func(ctx context.Context) error { return client.Ping(ctx).Err() },
 		close: client.Close,
 	}, nil
+}
+
+// redisLogger routes go-redis's log lines into slog.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, fmt.Sprintf(format, v...))
 }
 
 // redactedRedis is the --redis URL without its password, for logs.
