@@ -384,16 +384,19 @@ func (c *client) pipe(host string, first []byte) {
 	// Beats tell the host the socket is alive; a host whose lease ran out
 	// is dead, and the browser must reconnect to reach the room's new home.
 	go func() {
-		t := time.NewTicker(s.cfg.PingInterval)
-		defer t.Stop()
+		beat := time.NewTicker(s.cfg.PingInterval)
+		defer beat.Stop()
+		check := time.NewTicker(min(s.cfg.PingInterval/2, 2*time.Second))
+		defer check.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-c.sess.done:
 				return
-			case <-t.C:
+			case <-beat.C:
 				_ = publish(envelope{T: "beat"})
+			case <-check.C:
 				if live, err := s.liveNodes(ctx); err == nil && !live[host] {
 					log.Warn("the room's node is gone; the browser will reconnect")
 					c.sess.close(websocket.CloseTryAgainLater, "unavailable")

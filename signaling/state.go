@@ -188,6 +188,23 @@ func (s *Server) Reconcile(ctx context.Context, all bool) error {
 					return err
 				}
 			}
+			// Someone who left while this ran may have had their leave
+			// written before the join above: write it again.
+			s.mu.Lock()
+			still := map[string]bool{}
+			if r := s.rooms[room]; r != nil {
+				for id := range r.members {
+					still[id] = true
+				}
+			}
+			s.mu.Unlock()
+			for _, p := range rooms[room] {
+				if !still[p.info.ID] {
+					if err := l.store.Leave(ctx, room, p.info.ID); err != nil {
+						return err
+					}
+				}
+			}
 			return nil
 		}()
 		if err != nil {
