@@ -523,11 +523,25 @@ func setStatus(comps []*goical.Component, value, status string) {
 // and an inbox message, for the others an e-mail; and writes the
 // SCHEDULE-STATUS of each on the organizer's components.
 func (s *Scheduler) deliver(ctx context.Context, ch *change, org auth.User, uid, comp string, ds []delivery, orgComps []*goical.Component, link meetingLink, lang string) error {
+	// Everyone told the same thing gets the same message: it is made,
+	// encoded and read for the mail once, not once per attendee.
+	type key struct {
+		from   *goical.Calendar
+		method string
+	}
+	msgs := map[key]*message{}
 	for _, d := range ds {
-		msg := itipMessage(d.from, comp, d.method, ch.stamp)
-		if d.method == methodCancel {
-			msg = cancelMessage(d.from, comp, ch.stamp)
+		k := key{d.from, d.method}
+		pm := msgs[k]
+		if pm == nil {
+			cal := itipMessage(d.from, comp, d.method, ch.stamp)
+			if d.method == methodCancel {
+				cal = cancelMessage(d.from, comp, ch.stamp)
+			}
+			pm = newMessage(cal, comp, ch.now)
+			msgs[k] = pm
 		}
+		msg := pm.cal
 		target, err := s.dir.UserByEmail(ctx, d.a.addr)
 		switch {
 		case err == nil && target.Name != org.Name:
@@ -542,7 +556,7 @@ func (s *Scheduler) deliver(ctx context.Context, ch *change, org auth.User, uid,
 			if ch.past {
 				continue
 			}
-			m, err := s.compose(ctx, org, d, msg, comp, uid, link, lang, ch.now)
+			m, err := s.compose(ctx, org, d, pm, uid, link, lang, ch.now)
 			if err != nil {
 				var ia *invalidAddressError
 				if errors.As(err, &ia) {
@@ -670,25 +684,37 @@ type invalidAddressError struct{ err error }
 
 func (e *invalidAddressError) Error() string { return e.err.Error() }
 
+// message is one iTIP message made ready for all its recipients: encoded,
+// and read once for what its mail shows.
+type message struct {
+	cal   *goical.Calendar
+	comps []*goical.Component
+	data  []byte
+	shown eventTimes
+}
+
+func newMessage(cal *goical.Calendar, comp string, now time.Time) *message {
+	return &message{cal: cal, comps: schedComponents(cal, comp), data: encodeCalendar(cal), shown: timesOf(cal, now)}
+}
+
 // compose makes the e-mail of one delivery.
-func (s *Scheduler) compose(ctx context.Context, org auth.User, d delivery, msg *goical.Calendar, comp, uid string, link meetingLink, lang string, now time.Time) (mail.Message, error) {
-	comps := schedComponents(msg, comp)
+func (s *Scheduler) compose(ctx context.Context, org auth.User, d delivery, pm *message, uid string, link meetingLink, lang string, now time.Time) (mail.Message, error) {
 	inv := &mail.Invitation{
 		Method:    d.method,
-		Organizer: mail.Address{Name: organizerName(org, comps), Email: org.Email},
+		Organizer: mail.Address{Name: organizerName(org, pm.comps), Email: org.Email},
 		Attendee:  mail.Address{Name: d.a.name, Email: d.a.addr},
 		Update:    d.update && d.method == methodRequest,
 		Lang:      lang,
 		UID:       uid,
 		JoinURL:   link.url,
-		Calendar:  encodeCalendar(msg),
+		Calendar:  pm.data,
 	}
-	fillInvitation(inv, msg, comps, now)
+	fillShown(inv, pm.comps, pm.shown)
 	if d.method == methodCancel {
 		inv.JoinURL = ""
 	}
 	if d.method == methodRequest {
-		links, err := s.rsvpLinks(org.Name, uid, d.a.addr, msg, now)
+		links, err := s.rsvpLinks(org.Name, uid, d.a.addr, pm.shown.last, now)
 		if err != nil {
 			return mail.Message{}, err
 		}
@@ -704,6 +730,12 @@ func (s *Scheduler) compose(ctx context.Context, org auth.User, d delivery, msg 
 
 // fillInvitation copies what the mail shows from the message's components.
 func fillInvitation(inv *mail.Invitation, msg *goical.Calendar, comps []*goical.Component, now time.Time) {
+	fillShown(inv, comps, timesOf(msg, now))
+}
+
+// fillShown copies what the mail shows from the components and their
+// times.
+func fillShown(inv *mail.Invitation, comps []*goical.Component, t eventTimes) {
 	if len(comps) == 0 {
 		return
 	}
@@ -715,18 +747,25 @@ func fillInvitation(inv *mail.Invitation, msg *goical.Calendar, comps []*goical.
 	}
 	inv.Description = descriptionOf(m)
 	inv.Recurring = m.Props.Get(goical.PropRecurrenceRule) != nil || m.Props.Get(goical.PropRecurrenceDates) != nil
-	start, end, allDay, tz := displayTimes(msg, now)
-	inv.Start, inv.End, inv.AllDay, inv.TimeZone = start, end, allDay, tz
+	inv.Start, inv.End, inv.AllDay, inv.TimeZone = t.start, t.end, t.allDay, t.tz
 }
 
-// displayTimes returns the first instance not yet over (or the first one)
-// in the event's own zone.
-func displayTimes(cal *goical.Calendar, now time.Time) (start, end time.Time, allDay bool, tz string) {
-	data := encodeCalendar(withoutMethod(cal))
-	po, err := ical.Parse(data)
+// eventTimes are an event's times as people are shown them: the first
+// instance not yet over (or the first one) in the event's own zone, and
+// when the last instance ends (zero when it recurs forever).
+type eventTimes struct {
+	start, end time.Time
+	allDay     bool
+	tz         string
+	last       time.Time
+}
+
+func timesOf(cal *goical.Calendar, now time.Time) (t eventTimes) {
+	po, err := ical.Parse(encodeCalendar(withoutMethod(cal)))
 	if err != nil {
 		return
 	}
+	t.last = po.End
 	var loc *time.Location
 	for _, c := range schedComponents(po.Cal, po.Component) {
 		if p := c.Props.Get(goical.PropDateTimeStart); p != nil {
@@ -746,11 +785,11 @@ func displayTimes(cal *goical.Calendar, now time.Time) (start, end time.Time, al
 		return
 	}
 	in := list[0]
-	start, end, allDay = in.Start, in.End, in.AllDay
-	if loc != nil && !allDay {
-		start, end = start.In(loc), end.In(loc)
+	t.start, t.end, t.allDay = in.Start, in.End, in.AllDay
+	if loc != nil && !t.allDay {
+		t.start, t.end = t.start.In(loc), t.end.In(loc)
 		if loc != time.UTC {
-			tz = loc.String()
+			t.tz = loc.String()
 		}
 	}
 	return
@@ -762,11 +801,13 @@ func withoutMethod(cal *goical.Calendar) *goical.Calendar {
 	return c
 }
 
-// rsvpLinks signs the attendee's answer links.
-func (s *Scheduler) rsvpLinks(organizer, uid, addr string, msg *goical.Calendar, now time.Time) (*mail.RSVPLinks, error) {
+// rsvpLinks signs the attendee's answer links, good until RSVPLifetime
+// after the event's last instance (last), or a year for a series without
+// end.
+func (s *Scheduler) rsvpLinks(organizer, uid, addr string, last, now time.Time) (*mail.RSVPLinks, error) {
 	expires := now.AddDate(1, 0, 0)
-	if po, err := ical.Parse(encodeCalendar(withoutMethod(msg))); err == nil && !po.End.IsZero() {
-		if e := po.End.Add(s.cfg.RSVPLifetime); e.Before(expires) && e.After(now) {
+	if !last.IsZero() {
+		if e := last.Add(s.cfg.RSVPLifetime); e.Before(expires) && e.After(now) {
 			expires = e
 		}
 	}

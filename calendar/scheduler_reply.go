@@ -388,7 +388,7 @@ func (s *Scheduler) refresh(ctx context.Context, ch *change, org auth.User, uid 
 		}
 	}
 	msg := itipMessage(po.Cal, po.Component, methodRequest, ch.stamp)
-	m, err := s.compose(ctx, org, delivery{a: att, method: methodRequest, update: true, from: po.Cal}, msg, po.Component, uid, link, langOf(org), ch.now)
+	m, err := s.compose(ctx, org, delivery{a: att, method: methodRequest, update: true, from: po.Cal}, newMessage(msg, po.Component, ch.now), uid, link, langOf(org), ch.now)
 	if err != nil {
 		return err
 	}
