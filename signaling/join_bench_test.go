@@ -3,40 +3,26 @@ package signaling
 import (
 	"context"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/salonhq/salon/internal/roomstate"
 	"github.com/salonhq/salon/internal/testredis"
 )
-
-// roundTrips counts the commands and pipelines a go-redis client sends.
-type roundTrips struct{ n atomic.Int64 }
-
-func (h *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error { h.n.Add(1); return next(ctx, cmd) }
-}
-func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error { h.n.Add(1); return next(ctx, cmds) }
-}
 
 // BenchmarkJoin measures a whole join through the signalling server (token
 // check, routing, the live state, the SFU peer, the joined message) with
 // the live state in memory and in Redis; for Redis it reports the round
 // trips one join costs, all of them, as an operator's Redis sees them.
 func BenchmarkJoin(b *testing.B) {
-	run := func(b *testing.B, store roomstate.Store, bus roomstate.Bus, rt *roundTrips) {
+	run := func(b *testing.B, store roomstate.Store, bus roomstate.Bus, rt *testredis.RoundTrips) {
 		if err := store.RenewNode(context.Background(), roomstate.Node{ID: "node-a"}, time.Hour); err != nil {
 			b.Fatal(err)
 		}
 		e := newBenchEnv(b, store, bus)
 		before := int64(0)
 		if rt != nil {
-			before = rt.n.Load()
+			before = rt.Count()
 		}
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
@@ -46,7 +32,7 @@ func BenchmarkJoin(b *testing.B) {
 		b.StopTimer()
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "joins/s")
 		if rt != nil {
-			b.ReportMetric(float64(rt.n.Load()-before)/float64(b.N), "roundtrips/join")
+			b.ReportMetric(float64(rt.Count()-before)/float64(b.N), "roundtrips/join")
 		}
 	}
 	b.Run("memory", func(b *testing.B) {
@@ -56,7 +42,7 @@ func BenchmarkJoin(b *testing.B) {
 	b.Run("redis", func(b *testing.B) {
 		srv := testredis.NewServer(b)
 		c := srv.Client(b)
-		rt := &roundTrips{}
+		rt := &testredis.RoundTrips{}
 		c.AddHook(rt)
 		rs := roomstate.NewRedis(c, roomstate.RedisOptions{Prefix: "bench"})
 		run(b, rs, rs, rt)

@@ -105,11 +105,16 @@ func (s *Server) liveNodes(ctx context.Context) (map[string]bool, error) {
 	if err != nil {
 		return nil, err
 	}
+	return liveSet(nodes), nil
+}
+
+// liveSet is the IDs of nodes.
+func liveSet(nodes []roomstate.Node) map[string]bool {
 	live := make(map[string]bool, len(nodes))
 	for _, n := range nodes {
 		live[n.ID] = true
 	}
-	return live, nil
+	return live
 }
 
 // watchFronts ends the relayed sockets of fronts whose lease ran out: their
@@ -471,10 +476,7 @@ func (s *Server) route(in *inbound) (string, *protoError) {
 	if err != nil {
 		return "", errUnavailable
 	}
-	live := map[string]bool{}
-	for _, n := range nodes {
-		live[n.ID] = true
-	}
+	live := liveSet(nodes)
 	// A node missing from the state has not written itself back since
 	// Redis restarted: the rooms it knows of are not there yet either, so
 	// deciding now could split a room. The client tries again shortly.

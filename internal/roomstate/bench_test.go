@@ -42,13 +42,13 @@ func BenchmarkJoin(b *testing.B) {
 	})
 	b.Run("redis", func(b *testing.B) {
 		c := testredis.Client(b)
-		rt := &roundTrips{}
+		rt := &testredis.RoundTrips{}
 		c.AddHook(rt)
 		benchJoin(b, roomstate.NewRedis(c, roomstate.RedisOptions{Prefix: testPrefix(b)}), rt)
 	})
 }
 
-func benchJoin(b *testing.B, s roomstate.Store, rt *roundTrips) {
+func benchJoin(b *testing.B, s roomstate.Store, rt *testredis.RoundTrips) {
 	ctx := context.Background()
 	if err := s.RenewNode(ctx, roomstate.Node{ID: benchNode}, time.Hour); err != nil {
 		b.Fatal(err)
@@ -59,7 +59,7 @@ func benchJoin(b *testing.B, s roomstate.Store, rt *roundTrips) {
 	}
 	var before int64
 	if rt != nil {
-		before = rt.n.Load()
+		before = rt.Count()
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -71,7 +71,7 @@ func benchJoin(b *testing.B, s roomstate.Store, rt *roundTrips) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "joins/s")
 	if rt != nil {
-		b.ReportMetric(float64(rt.n.Load()-before)/float64(b.N), "roundtrips/join")
+		b.ReportMetric(float64(rt.Count()-before)/float64(b.N), "roundtrips/join")
 	}
 }
 

@@ -6,11 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/salonhq/salon/internal/roomstate"
 	"github.com/salonhq/salon/internal/testredis"
@@ -24,40 +21,20 @@ func testPrefix(t testing.TB) string {
 	return "test-" + hex.EncodeToString(b) + ":"
 }
 
-// roundTrips counts the round trips of a client: each command, and each
-// pipeline, is one.
-type roundTrips struct{ n atomic.Int64 }
-
-func (h *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmds)
-	}
-}
-
 // TestRedisRoundTrips pins down the cost of a join: HostRoom of a hosted
 // room, Join and Participants take one round trip each; HostRoom of a new
 // room two.
 func TestRedisRoundTrips(t *testing.T) {
 	ctx := context.Background()
 	c := testredis.Client(t)
-	rt := &roundTrips{}
+	rt := &testredis.RoundTrips{}
 	c.AddHook(rt)
 	r := roomstate.NewRedis(c, roomstate.RedisOptions{Prefix: testPrefix(t)})
 	if err := r.RenewNode(ctx, roomstate.Node{ID: "n1"}, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	join := func(room, id string) int64 {
-		before := rt.n.Load()
+		before := rt.Count()
 		if _, err := r.HostRoom(ctx, room, "n1"); err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +44,7 @@ func TestRedisRoundTrips(t *testing.T) {
 		if _, err := r.Participants(ctx, room); err != nil {
 			t.Fatal(err)
 		}
-		return rt.n.Load() - before
+		return rt.Count() - before
 	}
 	// The first call of each script loads it.
 	join("warm-up", "p")
