@@ -38,6 +38,11 @@ type Config struct {
 	// JoinTokenTTL is the lifetime of a join token; zero means
 	// DefaultJoinTokenTTL.
 	JoinTokenTTL time.Duration
+	// JoinRate and JoinBurst limit the join tokens one client address
+	// takes: JoinBurst at once, then JoinRate a second. Zero means 2 a
+	// second after a burst of 60.
+	JoinRate  float64
+	JoinBurst int
 }
 
 // MeetingStore is what the web surface needs from the meeting records.
@@ -132,7 +137,14 @@ func New(cfg Config, opts Options) *Server {
 	}
 	// A person joins, rejoins after a reload or a dropped connection: a
 	// few tokens in a row. Offices behind one address get a generous burst.
-	s.joinLimit = newAddressLimiter(2, 60, s.now)
+	rate, burst := cfg.JoinRate, cfg.JoinBurst
+	if rate <= 0 {
+		rate = 2
+	}
+	if burst <= 0 {
+		burst = 60
+	}
+	s.joinLimit = newAddressLimiter(rate, burst, s.now)
 	// An attendee opens the page, answers, maybe changes their mind; a
 	// mail scanner at a company's gateway opens every recipient's link.
 	s.rsvpLimit = newAddressLimiter(1, 30, s.now)

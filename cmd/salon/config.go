@@ -37,6 +37,9 @@ type serveConfig struct {
 	MailFrom       string // salon's sender address; "" derives salon@<public host>
 	InboundListen  string // SMTP/LMTP listener for iMIP replies; "" is off
 	Redis          string // live room state: "" in memory, or a redis:// URL
+	JoinRate       float64 // join tokens per second per client address
+	JoinBurst      int     // join tokens one address may take at once
+	LastN          int     // most videos one participant receives; 0: no limit
 }
 
 // parseServeFlags reads flags, then SALON_* variables for flags not given on
@@ -62,6 +65,9 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 		smtpURL    = fs.String("smtp", "", "mail relay for invitations: smtp://user:pass@host:587 (STARTTLS) or smtps://…:465; empty keeps mail in the local mailbox admins read at /admin/mail")
 		mailFrom   = fs.String("mail-from", "", "sender address of salon's mail (default: salon@<host of --public-url>)")
 		redisURL   = fs.String("redis", "", "live room state shared by several salon nodes: redis://[:password@]host:6379[/db], rediss://… (TLS); empty keeps it in memory (one node)")
+		joinRate   = fs.Float64("join-rate", 2, "join tokens per second one client address may take after its burst")
+		joinBurst  = fs.Int("join-burst", 60, "join tokens one client address may take at once (offices behind one address)")
+		lastN      = fs.Int("last-n", 25, "most videos one participant receives at once, the latest speakers first; 0 means no limit")
 		inbound    = fs.String("inbound-listen", "", "receive iMIP replies from the mail server: smtp://127.0.0.1:2525, lmtp://127.0.0.1:2424 or lmtp+unix:///path (default: off)")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -95,6 +101,7 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 		Listen: *listen, Data: *data, DB: *dbURL, RTCUDPPort: *udpPort, RTCListenIP: *rtcListen,
 		RTCLoopback: *rtcLoop, RTCTCP: *rtcTCP, RTCIPv6: *rtcIPv6, LogFormat: *logFormat, ReconnectGrace: *reconGrace,
 		SMTP: *smtpURL, MailFrom: *mailFrom, InboundListen: *inbound, Redis: *redisURL,
+		JoinRate: *joinRate, JoinBurst: *joinBurst, LastN: *lastN,
 	}
 	_, port, err := net.SplitHostPort(cfg.Listen)
 	if err != nil {
@@ -143,6 +150,15 @@ func (cfg *serveConfig) validateRest(rtcIP, rtcIfaces, logLevel string) error {
 	}
 	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
 		return fmt.Errorf("invalid --log-format %q: use text or json", cfg.LogFormat)
+	}
+	if cfg.JoinRate <= 0 || cfg.JoinRate > 100000 {
+		return fmt.Errorf("invalid --join-rate %g: must be above 0 and at most 100000", cfg.JoinRate)
+	}
+	if cfg.JoinBurst < 1 || cfg.JoinBurst > 100000 {
+		return fmt.Errorf("invalid --join-burst %d: must be from 1 to 100000", cfg.JoinBurst)
+	}
+	if cfg.LastN < 0 || cfg.LastN > 1000 {
+		return fmt.Errorf("invalid --last-n %d: must be from 0 (no limit) to 1000", cfg.LastN)
 	}
 	if cfg.SMTP != "" {
 		if _, err := mail.ParseRelay(cfg.SMTP); err != nil {

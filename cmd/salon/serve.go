@@ -128,7 +128,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	nodeID := newNodeID()
 	sig := signaling.New(signaling.Config{PublicURL: cfg.PublicURL, ReconnectGrace: cfg.ReconnectGrace},
 		signaling.Options{SFU: media, Tokens: tokens, Logger: log, Registerer: reg, State: live.store, Bus: live.bus, Node: nodeID})
-	site := web.New(web.Config{PublicURL: cfg.PublicURL},
+	site := web.New(web.Config{PublicURL: cfg.PublicURL, JoinRate: cfg.JoinRate, JoinBurst: cfg.JoinBurst},
 		web.Options{Meetings: meetings, Tokens: tokens, Logger: log, Metrics: reg,
 			RSVPs: sched, Mailbox: outbox, Scheduler: sched,
 			Authenticate: func(h http.Handler) http.Handler { return auth.BasicAuth(users, "salon", log, h) }})
