@@ -52,7 +52,7 @@ func TestForwardsTheCodecThePublisherChose(t *testing.T) {
 				t.Fatal(err)
 			}
 			pub.negotiatePublish(ctx, map[string]string{"0": "camera"})
-			go sendVideo(ctx, track)
+			go sendVideoAs(ctx, track, tc.codec.MimeType)
 			tr := waitTrack(t, sub)
 			if tr.Codec().MimeType != tc.codec.MimeType {
 				t.Fatalf("subscriber receives %s, publisher sends %s", tr.Codec().MimeType, tc.codec.MimeType)

@@ -18,14 +18,33 @@ func (w *discardWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 func (w *discardWriter) Write(b []byte) (int, error) { w.n++; return len(b), nil }
 
 func benchPublication(subscribers int) *Publication {
-	p := &Publication{cache: newPacketCache(512), stopped: make(chan struct{})}
+	p := &Publication{kind: webrtc.RTPCodecTypeVideo, clock: 90000, vp8: true, stopped: make(chan struct{})}
+	p.layers[0].Store(&layer{pub: p, cache: newPacketCache(256)})
 	p.down = &downTrack{kind: webrtc.RTPCodecTypeVideo, pub: p}
 	bs := make([]*binding, subscribers)
 	for i := range bs {
-		bs[i] = &binding{id: fmt.Sprint(i), ssrc: uint32(1000 + i), pt: 96, writer: &discardWriter{}}
+		bs[i] = newBinding(fmt.Sprint(i), uint32(1000+i), 96, &discardWriter{}, false)
+		bs[i].target.Store(0)
 	}
 	p.down.bindings.Store(&bs)
 	return p
+}
+
+// benchPacket is a marshalled VP8 keyframe packet with one header
+// extension, as a browser sends it.
+func benchPacket(tb testing.TB, size int) []byte {
+	in := &rtp.Packet{
+		Header:  rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: 1, Timestamp: 1, SSRC: 42},
+		Payload: vp8Packet(1, true, 640, 360, size, 0),
+	}
+	if err := in.SetExtension(3, []byte{1, 2, 3}); err != nil {
+		tb.Fatal(err)
+	}
+	pkt, err := in.Marshal()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return pkt
 }
 
 // BenchmarkForwardPacket measures salon's own forwarding work for one
@@ -37,24 +56,15 @@ func BenchmarkForwardPacket(b *testing.B) {
 		b.Run(fmt.Sprintf("subscribers=%d", subs), func(b *testing.B) {
 			p := benchPublication(subs)
 			m := newMetrics(nil)
-			in := &rtp.Packet{
-				Header:  rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: 1, Timestamp: 1, SSRC: 42},
-				Payload: make([]byte, 1100),
-			}
-			if err := in.SetExtension(3, []byte{1, 2, 3}); err != nil {
-				b.Fatal(err)
-			}
-			pkt, err := in.Marshal()
-			if err != nil {
-				b.Fatal(err)
-			}
+			pkt := benchPacket(b, 1100)
+			l := p.layers[0].Load()
 			var hdr rtp.Header
 			b.SetBytes(int64(len(pkt)))
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				pkt[2], pkt[3] = byte(i>>8), byte(i)
-				p.forwardPacket(pkt, &hdr, m)
+				l.forwardPacket(pkt, &hdr, int64(i), m)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*subs), "ns/forwarded")
 		})
@@ -64,12 +74,13 @@ func BenchmarkForwardPacket(b *testing.B) {
 func TestForwardPathDoesNotAllocate(t *testing.T) {
 	p := benchPublication(3)
 	m := newMetrics(nil)
-	pkt, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SSRC: 7}, Payload: make([]byte, 900)}).Marshal()
+	pkt := benchPacket(t, 900)
+	l := p.layers[0].Load()
 	var hdr rtp.Header
-	p.forwardPacket(pkt, &hdr, m)
+	l.forwardPacket(pkt, &hdr, 1, m)
 	allocs := testing.AllocsPerRun(200, func() {
 		pkt[3]++
-		p.forwardPacket(pkt, &hdr, m)
+		l.forwardPacket(pkt, &hdr, 1, m)
 	})
 	if allocs != 0 {
 		t.Fatalf("forwarding allocates %.1f times per packet", allocs)

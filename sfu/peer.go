@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
@@ -42,6 +43,21 @@ type PeerEvents interface {
 	// PublicationsChanged reports that the set of sources the participant
 	// publishes changed.
 	PublicationsChanged(sources []string)
+	// PublisherLayers tells the publisher which simulcast layers (RIDs) of
+	// a source to keep encoding; the others nobody receives.
+	PublisherLayers(source string, rids []string)
+	// Speakers reports the participants speaking now, loudest first.
+	Speakers(ids []string)
+	// StreamsPaused reports the video tracks salon stopped sending to this
+	// subscriber, and why (PausedHidden, PausedLastN, PausedBandwidth).
+	StreamsPaused(tracks []PausedTrack)
+}
+
+// PausedTrack is a video track a subscriber does not receive for now.
+type PausedTrack struct {
+	Participant string `json:"participant"`
+	Source      string `json:"source"`
+	Reason      string `json:"reason"`
 }
 
 // Sources accepted in a publish offer.
@@ -64,6 +80,8 @@ type Peer struct {
 	pub    *webrtc.PeerConnection
 	sub    *webrtc.PeerConnection
 	ops    *opQueue
+	alloc  allocation // what the subscriber receives and how it shows it
+	bwe    *twccExtension // the subscribe connection's sequence stamper and bandwidth estimate
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -94,17 +112,27 @@ func newPeer(r *Room, id string, events PeerEvents, log *slog.Logger) (*Peer, er
 		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
 		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
 	}
-	pub, err := r.sfu.api.NewPeerConnection(cfg)
+	// Every connection is made through the registry, which hands over the
+	// stamper the interceptor registry builds for it.
+	var pub *webrtc.PeerConnection
+	_, err := r.sfu.bwe.newConnection(func() (err error) {
+		pub, err = r.sfu.api.NewPeerConnection(cfg)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("create publish connection: %w", err)
 	}
-	sub, err := r.sfu.api.NewPeerConnection(cfg)
+	var sub *webrtc.PeerConnection
+	bwe, err := r.sfu.bwe.newConnection(func() (err error) {
+		sub, err = r.sfu.api.NewPeerConnection(cfg)
+		return err
+	})
 	if err != nil {
 		_ = pub.Close()
 		return nil, fmt.Errorf("create subscribe connection: %w", err)
 	}
 	p := &Peer{
-		id: id, room: r, log: log, events: events, pub: pub, sub: sub,
+		id: id, room: r, log: log, events: events, pub: pub, sub: sub, bwe: bwe,
 		ops:       newOpQueue(),
 		done:      make(chan struct{}),
 		sources:   map[string]string{},
@@ -229,34 +257,69 @@ func (p *Peer) startPublication(remote *webrtc.TrackRemote, recv *webrtc.RTPRece
 		p.log.Warn("track on an undeclared transceiver; ignored", "mid", mid, "kind", remote.Kind().String())
 		return
 	}
+	levelID := audioLevelID(recv)
 	if old := p.published[mid]; old != nil {
+		if remote.RID() != "" && old.simulcast && old.receiver == recv {
+			// Another layer of a simulcast track.
+			if l := old.addLayer(remote, levelID); l != nil {
+				p.log.Info("publishing layer", "source", source, "rid", l.rid, "layer", l.index, "ssrc", l.ssrc)
+				p.startLayer(old, l, recv)
+			}
+			return
+		}
 		delete(p.published, mid)
 		p.room.unpublish(old)
 	}
 	pub := newPublication(p, source, mid, remote)
+	pub.receiver = recv
+	l := pub.addLayer(remote, levelID)
 	p.published[mid] = pub
-	p.log.Info("publishing", "source", source, "mid", mid, "codec", remote.Codec().MimeType, "ssrc", pub.ssrc)
+	p.log.Info("publishing", "source", source, "mid", mid, "codec", remote.Codec().MimeType, "ssrc", l.ssrc,
+		"rid", l.rid, "simulcast", pub.simulcast)
+	p.startLayer(pub, l, recv)
+	p.room.publish(pub)
+	p.events.PublicationsChanged(p.publishedSources())
+}
+
+// startLayer forwards one incoming stream; when it ends, the publication
+// ends (its layers share one receiver and stop together).
+func (p *Peer) startLayer(pub *Publication, l *layer, recv *webrtc.RTPReceiver) {
 	go func() {
-		pub.forward(p.room.sfu.metrics)
+		l.forward(p.room.sfu.metrics)
 		p.ops.post(func() {
-			if p.published[mid] == pub {
-				delete(p.published, mid)
+			if p.published[pub.mid] == pub {
+				delete(p.published, pub.mid)
 				p.events.PublicationsChanged(p.publishedSources())
 			}
 			p.room.unpublish(pub)
 		})
 	}()
-	go p.readReceiverRTCP(recv)
-	p.room.publish(pub)
-	p.events.PublicationsChanged(p.publishedSources())
+	go readReceiverRTCP(recv, l.rid)
 }
 
-// readReceiverRTCP drains RTCP that arrives for a publication (sender
+// audioLevelID is the id the publisher negotiated for the RFC 6464 audio
+// level header extension, or 0.
+func audioLevelID(recv *webrtc.RTPReceiver) uint8 {
+	for _, e := range recv.GetParameters().HeaderExtensions {
+		if e.URI == audioLevelURI && e.ID > 0 && e.ID < 15 {
+			return uint8(e.ID)
+		}
+	}
+	return 0
+}
+
+// readReceiverRTCP drains RTCP that arrives for one incoming stream (sender
 // reports); reading is what lets the interceptors process it.
-func (p *Peer) readReceiverRTCP(recv *webrtc.RTPReceiver) {
+func readReceiverRTCP(recv *webrtc.RTPReceiver, rid string) {
 	buf := make([]byte, maxPacketSize)
 	for {
-		if _, _, err := recv.Read(buf); err != nil {
+		var err error
+		if rid == "" {
+			_, _, err = recv.Read(buf)
+		} else {
+			_, _, err = recv.ReadSimulcast(buf, rid)
+		}
+		if err != nil {
 			return
 		}
 	}
@@ -358,6 +421,9 @@ func (p *Peer) subscribe(pub *Publication) {
 			return
 		}
 		p.subs[pub] = sender
+		if enc := sender.GetParameters().Encodings; len(enc) > 0 {
+			p.alloc.add(pub, uint32(enc[0].SSRC))
+		}
 		go p.readSenderRTCP(sender, pub)
 		p.needOffer = true
 		p.maybeOffer()
@@ -371,6 +437,7 @@ func (p *Peer) unsubscribe(pub *Publication) {
 			return
 		}
 		delete(p.subs, pub)
+		p.alloc.remove(pub)
 		if err := p.sub.RemoveTrack(sender); err != nil && !errors.Is(err, webrtc.ErrConnectionClosed) {
 			p.log.Debug("remove track", "err", err)
 		}
@@ -380,10 +447,11 @@ func (p *Peer) unsubscribe(pub *Publication) {
 }
 
 // readSenderRTCP handles what a subscriber says about one track: keyframe
-// requests go to the publisher, NACKs are answered from the packet cache.
+// requests go to the publisher of the layer it receives, NACKs are answered
+// from the packet cache, congestion feedback goes to the estimator.
 func (p *Peer) readSenderRTCP(sender *webrtc.RTPSender, pub *Publication) {
 	m := p.room.sfu.metrics
-	buf := make([]byte, maxPacketSize)
+	buf := make([]byte, maxPacketSize+2)
 	for {
 		pkts, _, err := sender.ReadRTCP()
 		if err != nil {
@@ -391,8 +459,14 @@ func (p *Peer) readSenderRTCP(sender *webrtc.RTPSender, pub *Publication) {
 		}
 		for _, pkt := range pkts {
 			switch pkt := pkt.(type) {
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				pub.requestKeyframe(m)
+			case *rtcp.PictureLossIndication:
+				if b := pub.down.bindingBySSRC(pkt.MediaSSRC); b != nil {
+					pub.requestKeyframe(b.currentLayer(), m)
+				}
+			case *rtcp.FullIntraRequest:
+				if b := pub.down.bindingBySSRC(pkt.MediaSSRC); b != nil {
+					pub.requestKeyframe(b.currentLayer(), m)
+				}
 			case *rtcp.TransportLayerNack:
 				b := pub.down.bindingBySSRC(pkt.MediaSSRC)
 				if b == nil {
@@ -403,6 +477,10 @@ func (p *Peer) readSenderRTCP(sender *webrtc.RTPSender, pub *Publication) {
 						pub.retransmit(seq, b, buf, m)
 						return true
 					})
+				}
+			case *rtcp.TransportLayerCC:
+				if e := p.bwe.estimator(); e != nil {
+					e.feedback(pkt, time.Now())
 				}
 			}
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/sdp/v3"
+	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -40,11 +41,17 @@ type Config struct {
 	DisableTCP bool
 	// IPv6 gathers IPv6 candidates too.
 	IPv6 bool
+	// LastN is the most videos one subscriber receives at once, the
+	// latest speakers first (screen shares always); 0 means no limit.
+	LastN int
 }
 
 // Options carries the collaborators of the SFU.
 type Options struct {
 	Logger *slog.Logger
+	// net replaces the host's network (tests: a pion vnet with bandwidth
+	// limits and loss); the media port is then UDP only.
+	net transport.Net
 	// Registerer receives the SFU's metrics; nil registers nowhere.
 	Registerer prometheus.Registerer
 }
@@ -59,6 +66,8 @@ type SFU struct {
 	tcpMux  ice.TCPMux
 	tcpLis  net.Listener
 	udpPort int
+	lastN   int
+	bwe     *bweRegistry
 
 	mu     sync.Mutex
 	rooms  map[string]*Room
@@ -118,6 +127,13 @@ func New(cfg Config, opts Options) (*SFU, error) {
 	if cfg.IncludeLoopback {
 		muxOpts = append(muxOpts, ice.UDPMuxFromPortWithLoopback())
 	}
+	if opts.net != nil {
+		muxOpts = append(muxOpts, ice.UDPMuxFromPortWithNet(opts.net))
+		cfg.DisableTCP = true
+		if cfg.UDPPort == 0 {
+			cfg.UDPPort = 7882
+		}
+	}
 	// A port salon picks itself (tests) must be free for UDP and for TCP:
 	// another process may hold the TCP side of a free UDP number, so a
 	// few numbers are tried.
@@ -156,9 +172,12 @@ func New(cfg Config, opts Options) (*SFU, error) {
 			return nil, fmt.Errorf("open media TCP port %d: %w", udpPort, err)
 		}
 	}
-	s := &SFU{log: log, udpMux: udpMux, udpPort: udpPort, rooms: map[string]*Room{}}
+	s := &SFU{log: log, udpMux: udpMux, udpPort: udpPort, lastN: cfg.LastN, rooms: map[string]*Room{}}
 
 	se := webrtc.SettingEngine{LoggerFactory: lf}
+	if opts.net != nil {
+		se.SetNet(opts.net)
+	}
 	se.SetICEUDPMux(udpMux)
 	if !cfg.DisableTCP {
 		s.tcpLis = lis
@@ -187,7 +206,8 @@ func New(cfg Config, opts Options) (*SFU, error) {
 		}
 	}
 
-	me, ir, err := newMediaEngine(lf)
+	s.bwe = &bweRegistry{}
+	me, ir, err := newMediaEngine(lf, s.bwe)
 	if err != nil {
 		s.closeSockets()
 		return nil, err
@@ -210,35 +230,63 @@ func freeUDPPort(ip string) (int, error) {
 
 // newMediaEngine registers the codecs salon forwards and the interceptors
 // that keep streams healthy: NACK generation towards publishers (answering
-// subscribers' NACKs is done from salon's own per-track cache), RTCP sender
-// and receiver reports, and transport-wide congestion control feedback.
-func newMediaEngine(lf pionLoggerFactory) (*webrtc.MediaEngine, *interceptor.Registry, error) {
+// subscribers' NACKs is done from salon's own per-layer cache), RTCP sender
+// and receiver reports, and transport-wide congestion control: feedback to
+// publishers, sequence numbers on what salon sends (see twccExtension).
+//
+// Video formats come with RTX (RFC 4588); Opus is offered with in-band FEC
+// and DTX, which salon passes through untouched, and RED (RFC 2198) for
+// browsers that send redundant audio.
+func newMediaEngine(lf pionLoggerFactory, bwe *bweRegistry) (*webrtc.MediaEngine, *interceptor.Registry, error) {
 	me := &webrtc.MediaEngine{}
 	videoFB := []webrtc.RTCPFeedback{
 		{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"},
 		{Type: webrtc.TypeRTCPFBTransportCC},
 	}
-	codecs := []struct {
+	audioFB := []webrtc.RTCPFeedback{{Type: webrtc.TypeRTCPFBTransportCC}}
+	type codec struct {
 		kind webrtc.RTPCodecType
 		c    webrtc.RTPCodecParameters
-	}{
-		{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecParameters{PayloadType: 111, RTPCodecCapability: webrtc.RTPCodecCapability{
-			MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1",
-			RTCPFeedback: []webrtc.RTCPFeedback{{Type: webrtc.TypeRTCPFBTransportCC}}}}},
-		{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{PayloadType: 96, RTPCodecCapability: webrtc.RTPCodecCapability{
-			MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFB}}},
-		{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{PayloadType: 98, RTPCodecCapability: webrtc.RTPCodecCapability{
-			MimeType: webrtc.MimeTypeVP9, ClockRate: 90000, SDPFmtpLine: "profile-id=0", RTCPFeedback: videoFB}}},
-		{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{PayloadType: 102, RTPCodecCapability: webrtc.RTPCodecCapability{
-			MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
-			SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", RTCPFeedback: videoFB}}},
-		{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{PayloadType: 104, RTPCodecCapability: webrtc.RTPCodecCapability{
-			MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
-			SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f", RTCPFeedback: videoFB}}},
 	}
+	video := func(pt webrtc.PayloadType, mime, fmtp string) []codec {
+		return []codec{
+			{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{PayloadType: pt, RTPCodecCapability: webrtc.RTPCodecCapability{
+				MimeType: mime, ClockRate: 90000, SDPFmtpLine: fmtp, RTCPFeedback: videoFB}}},
+			{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{PayloadType: pt + 1, RTPCodecCapability: webrtc.RTPCodecCapability{
+				MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: fmt.Sprintf("apt=%d", pt)}}},
+		}
+	}
+	codecs := []codec{
+		{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecParameters{PayloadType: 111, RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1;usedtx=1",
+			RTCPFeedback: audioFB}}},
+		{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecParameters{PayloadType: 63, RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: mimeTypeRED, ClockRate: 48000, Channels: 2, SDPFmtpLine: "111/111", RTCPFeedback: audioFB}}},
+	}
+	codecs = append(codecs, video(96, webrtc.MimeTypeVP8, "")...)
+	codecs = append(codecs, video(98, webrtc.MimeTypeVP9, "profile-id=0")...)
+	codecs = append(codecs, video(102, webrtc.MimeTypeH264, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f")...)
+	codecs = append(codecs, video(104, webrtc.MimeTypeH264, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f")...)
 	for _, c := range codecs {
 		if err := me.RegisterCodec(c.c, c.kind); err != nil {
 			return nil, nil, fmt.Errorf("register codec %s: %w", c.c.MimeType, err)
+		}
+	}
+	// Simulcast needs the mid and RID extensions to tell layers apart;
+	// speaker detection reads the audio level.
+	exts := []struct {
+		uri  string
+		kind webrtc.RTPCodecType
+	}{
+		{sdp.SDESMidURI, webrtc.RTPCodecTypeVideo},
+		{sdp.SDESRTPStreamIDURI, webrtc.RTPCodecTypeVideo},
+		{sdp.SDESRepairRTPStreamIDURI, webrtc.RTPCodecTypeVideo},
+		{sdp.SDESMidURI, webrtc.RTPCodecTypeAudio},
+		{audioLevelURI, webrtc.RTPCodecTypeAudio},
+	}
+	for _, e := range exts {
+		if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: e.uri}, e.kind); err != nil {
+			return nil, nil, fmt.Errorf("register header extension %s: %w", e.uri, err)
 		}
 	}
 
@@ -255,16 +303,17 @@ func newMediaEngine(lf pionLoggerFactory) (*webrtc.MediaEngine, *interceptor.Reg
 	if err := webrtc.ConfigureTWCCSenderWithOptions(me, ir, twcc.WithLoggerFactory(lf)); err != nil {
 		return nil, nil, err
 	}
-	// Stamp transport-wide sequence numbers on what salon sends (see
-	// twccExtension); the header extension is registered for both kinds.
 	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
 		if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, kind); err != nil {
 			return nil, nil, err
 		}
 	}
-	ir.Add(twccExtensionFactory{})
+	ir.Add(twccExtensionFactory{reg: bwe})
 	return me, ir, nil
 }
+
+// mimeTypeRED is RFC 2198 redundant audio.
+const mimeTypeRED = "audio/red"
 
 // UDPPort is the media port in use (useful when Config.UDPPort was zero).
 func (s *SFU) UDPPort() int { return s.udpPort }
@@ -290,6 +339,7 @@ func (s *SFU) removeRoomIfEmpty(r *Room) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.rooms[r.id] == r && r.empty() {
+		r.stop()
 		delete(s.rooms, r.id)
 		s.metrics.rooms.Dec()
 	}

@@ -78,6 +78,10 @@ type testClient struct {
 	remote chan *webrtc.TrackRemote
 	srcs   []string
 	early  map[Direction][]webrtc.ICECandidateInit
+	// What salon told this participant.
+	layers   [][]string
+	speaking []string
+	paused   []PausedTrack
 }
 
 func newTestClient(t testing.TB, api *webrtc.API, room *Room, id string) *testClient {
@@ -171,6 +175,24 @@ func (c *testClient) flushCandidates(dir Direction, pc *webrtc.PeerConnection) {
 
 func (c *testClient) ConnectionState(Direction, webrtc.PeerConnectionState) {}
 
+func (c *testClient) PublisherLayers(source string, rids []string) {
+	c.mu.Lock()
+	c.layers = append(c.layers, rids)
+	c.mu.Unlock()
+}
+
+func (c *testClient) Speakers(ids []string) {
+	c.mu.Lock()
+	c.speaking = ids
+	c.mu.Unlock()
+}
+
+func (c *testClient) StreamsPaused(tracks []PausedTrack) {
+	c.mu.Lock()
+	c.paused = tracks
+	c.mu.Unlock()
+}
+
 func (c *testClient) PublicationsChanged(sources []string) {
 	c.mu.Lock()
 	c.srcs = sources
@@ -212,15 +234,38 @@ func (c *testClient) negotiatePublish(ctx context.Context, sources map[string]st
 	c.flushCandidates(Publish, c.pub)
 }
 
-// sendVideo writes fake VP8 packets every 5 ms until ctx ends.
+// vp8Packet builds a one-packet VP8 frame: an RFC 7741 descriptor with a
+// 15-bit picture id, then a frame header (a keyframe announces its size),
+// then filler up to size bytes whose last byte is mark.
+func vp8Packet(pid uint16, key bool, width, height, size int, mark byte) []byte {
+	b := make([]byte, size)
+	b[0] = 0x90 // X, S, partition 0
+	b[1] = 0x80 // I: picture id present
+	b[2] = 0x80 | byte(pid>>8&0x7f)
+	b[3] = byte(pid)
+	if key {
+		b[4] = 0x10 // show_frame, P=0
+		copy(b[7:], []byte{0x9d, 0x01, 0x2a, byte(width), byte(width >> 8), byte(height), byte(height >> 8)})
+	} else {
+		b[4] = 0x11 // P=1: an interframe
+	}
+	b[size-1] = mark
+	return b
+}
+
+// sendVideo writes fake VP8 frames, one packet each, every 5 ms until ctx
+// ends, with a keyframe every 20 frames.
 func sendVideo(ctx context.Context, track *webrtc.TrackLocalStaticRTP) {
-	payload := make([]byte, 200)
-	payload[0] = 0x10 // VP8 descriptor: start of partition
+	sendVideoAs(ctx, track, webrtc.MimeTypeVP8)
+}
+
+// sendVideoAs is sendVideo for VP8, VP9 or H.264 payloads.
+func sendVideoAs(ctx context.Context, track *webrtc.TrackLocalStaticRTP, mime string) {
 	var seq uint16 = 1000
 	var ts uint32
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
-	for {
+	for frame := 0; ; frame++ {
 		select {
 		case <-ctx.Done():
 			return
@@ -228,7 +273,26 @@ func sendVideo(ctx context.Context, track *webrtc.TrackLocalStaticRTP) {
 		}
 		seq++
 		ts += 450
-		payload[1] = byte(seq)
+		key := frame%20 == 0
+		var payload []byte
+		switch mime {
+		case webrtc.MimeTypeH264:
+			payload = make([]byte, 200)
+			payload[0] = 0x41 // a non-IDR slice
+			if key {
+				payload[0] = 0x65 // an IDR slice
+			}
+			payload[199] = byte(seq)
+		case webrtc.MimeTypeVP9:
+			payload = make([]byte, 200)
+			payload[0] = 0x4c // P, B, E: an interframe in one packet
+			if key {
+				payload[0] = 0x0c
+			}
+			payload[199] = byte(seq)
+		default:
+			payload = vp8Packet(uint16(frame), key, 320, 180, 200, byte(seq))
+		}
 		_ = track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: ts, Marker: true}, Payload: payload})
 	}
 }
@@ -296,7 +360,7 @@ func TestForwardsToEverySubscriber(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: read: %v", sub.id, err)
 			}
-			if len(p.Payload) != 200 || p.Payload[0] != 0x10 || p.Payload[1] != byte(p.SequenceNumber) {
+			if len(p.Payload) != 200 || p.Payload[0] != 0x90 || p.Payload[199] != byte(p.SequenceNumber) {
 				t.Fatalf("%s: payload not forwarded intact: % x", sub.id, p.Payload[:4])
 			}
 			// Each packet carries salon's own transport-wide sequence number.
@@ -364,7 +428,7 @@ func TestNACKIsAnsweredFromCache(t *testing.T) {
 			t.Fatalf("read: %v", err)
 		}
 		if p.SequenceNumber == lost {
-			if p.Payload[1] != byte(lost) {
+			if p.Payload[len(p.Payload)-1] != byte(lost) {
 				t.Fatalf("retransmission carries the wrong payload")
 			}
 			return

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"testing"
+	"time"
 
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
@@ -31,18 +32,16 @@ func BenchmarkForwardThroughPion(b *testing.B) {
 	if len(pubs) != 1 {
 		b.Fatalf("%d publications", len(pubs))
 	}
-	p := pubs[0]
-	hdr := rtp.Header{Version: 2, PayloadType: 96, SSRC: 1, Timestamp: 1}
-	payload := make([]byte, 1000)
-	payload[0] = 0x10
+	l := pubs[0].layers[0].Load()
+	var hdr rtp.Header
+	pkt := benchPacket(b, 1000)
 	m := s.metrics
-	b.SetBytes(int64(len(payload) + 12))
+	b.SetBytes(int64(len(pkt)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		hdr.SequenceNumber = uint16(i)
-		hdr.Timestamp += 90
-		p.down.write(&hdr, payload, m)
+		pkt[2], pkt[3] = byte(i>>8), byte(i)
+		l.forwardPacket(pkt, &hdr, time.Now().UnixNano(), m)
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/forwarded")

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
@@ -15,15 +16,33 @@ import (
 // send congestion feedback. It does what pion's twcc.HeaderExtensionInterceptor
 // does without allocating a buffer per packet: it sits on the forwarding
 // path of every subscriber.
+//
+// It also remembers when each packet left, for the connection's bandwidth
+// estimator; the estimator is made when the connection first sends, so
+// publish connections never pay for one.
 type twccExtension struct {
 	interceptor.NoOp
 	next atomic.Uint32 // transport-wide: one counter per PeerConnection
+	est  atomic.Pointer[estimator]
+	mu   sync.Mutex
 }
 
-type twccExtensionFactory struct{}
+type twccExtensionFactory struct{ reg *bweRegistry }
 
-func (twccExtensionFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
-	return &twccExtension{}, nil
+func (f twccExtensionFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
+	t := &twccExtension{}
+	if f.reg != nil {
+		f.reg.built(t)
+	}
+	return t, nil
+}
+
+// estimator returns the connection's estimator, or nil before it sends.
+func (t *twccExtension) estimator() *estimator {
+	if t == nil {
+		return nil
+	}
+	return t.est.Load()
 }
 
 // extBufs holds the two-byte payloads while a packet is marshalled; the
@@ -40,8 +59,16 @@ func (t *twccExtension) BindLocalStream(info *interceptor.StreamInfo, w intercep
 	if id == 0 {
 		return w
 	}
+	t.mu.Lock()
+	est := t.est.Load()
+	if est == nil {
+		est = newEstimator()
+		t.est.Store(est)
+	}
+	t.mu.Unlock()
 	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
 		seq := uint16(t.next.Add(1) - 1)
+		est.sentAt(seq, h.MarshalSize()+len(payload), time.Now().UnixNano())
 		b := extBufs.Get().(*[2]byte)
 		binary.BigEndian.PutUint16(b[:], seq)
 		if err := h.SetExtension(id, b[:]); err != nil {

@@ -172,6 +172,8 @@ func (c *client) handle(data []byte) bool {
 		err = c.candidate(in)
 	case "update":
 		err = c.update(in)
+	case "view":
+		err = c.view(in)
 	case "leave":
 		c.leaving = true
 		c.srv.removeMember(c.member, "left", &byeMsg{Type: "bye", Reason: "left"})
@@ -201,7 +203,7 @@ func parseMessage(data []byte) (*inbound, *protoError) {
 	return &in, nil
 }
 
-var knownTypes = map[string]bool{"join": true, "offer": true, "answer": true, "candidate": true, "update": true, "leave": true, "ping": true}
+var knownTypes = map[string]bool{"join": true, "offer": true, "answer": true, "candidate": true, "update": true, "leave": true, "ping": true, "view": true}
 
 func jsonProblem(err error) string {
 	var te *json.UnmarshalTypeError
@@ -289,6 +291,14 @@ func (c *client) answer(in *inbound) *protoError {
 	if err := c.member.peer.Answer(ctx, in.SDP); err != nil {
 		c.log.Info("subscribe answer refused", "err", err)
 		return errorf("bad-sdp", "the answer could not be applied")
+	}
+	return nil
+}
+
+// view takes the sizes and visibility of the participant's tiles.
+func (c *client) view(in *inbound) *protoError {
+	if err := c.member.peer.SetView(in.Tracks); err != nil {
+		return errorf("bad-message", "tracks: each needs a participant, a source (audio, camera, screen), a width and height from 0 to 16384, and visible; at most 256")
 	}
 	return nil
 }

@@ -25,6 +25,7 @@ type inbound struct {
 	VideoMuted *bool             `json:"videoMuted"`
 	Name       *string           `json:"name"`
 	ID         json.RawMessage   `json:"id"`
+	Tracks     []sfu.View        `json:"tracks"`
 }
 
 type resumeRef struct {
@@ -99,6 +100,26 @@ type errorMsg struct {
 type byeMsg struct {
 	Type   string `json:"type"`
 	Reason string `json:"reason"`
+}
+
+// layersMsg tells a publisher which simulcast layers to keep encoding.
+type layersMsg struct {
+	Type   string   `json:"type"`
+	Source string   `json:"source"`
+	Active []string `json:"active"`
+}
+
+// speakersMsg lists who is speaking now, loudest first.
+type speakersMsg struct {
+	Type     string   `json:"type"`
+	Speakers []string `json:"speakers"`
+}
+
+// pausedMsg lists the video tracks salon does not send to this subscriber
+// for now, and why.
+type pausedMsg struct {
+	Type   string            `json:"type"`
+	Tracks []sfu.PausedTrack `json:"tracks"`
 }
 
 type pongMsg struct {

@@ -113,6 +113,27 @@ func (m *member) PublicationsChanged(sources []string) {
 	broadcast(to, participantMsg{Type: "participant-updated", Participant: info})
 }
 
+// PublisherLayers implements sfu.PeerEvents.
+func (m *member) PublisherLayers(source string, rids []string) {
+	if s := m.currentSession(); s != nil {
+		s.send(layersMsg{Type: "layers", Source: source, Active: rids})
+	}
+}
+
+// Speakers implements sfu.PeerEvents.
+func (m *member) Speakers(ids []string) {
+	if s := m.currentSession(); s != nil {
+		s.send(speakersMsg{Type: "speakers", Speakers: ids})
+	}
+}
+
+// StreamsPaused implements sfu.PeerEvents.
+func (m *member) StreamsPaused(tracks []sfu.PausedTrack) {
+	if s := m.currentSession(); s != nil {
+		s.send(pausedMsg{Type: "paused", Tracks: tracks})
+	}
+}
+
 // addMember puts a new participant in a room and tells the others.
 func (s *Server) addMember(roomID, name string, sess *session, log *slog.Logger) (*member, error) {
 	id := randomID(8)

@@ -96,6 +96,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	media, err := sfu.New(sfu.Config{
 		UDPPort:         cfg.RTCUDPPort,
+		LastN:           cfg.LastN,
 		ListenIP:        cfg.RTCListenIP,
 		AnnounceIPs:     cfg.RTCIPs,
 		Interfaces:      cfg.RTCInterfaces,

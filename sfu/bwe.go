@@ -1,0 +1,264 @@
+package sfu
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+)
+
+// Bandwidth estimation for what salon sends to one subscriber.
+//
+// Every packet on a subscribe connection carries a transport-wide sequence
+// number (twccExtension), and the estimator remembers when it was sent and
+// how large it was. The browser's transport-cc feedback says which packets
+// arrived and when. From it the estimator derives, per feedback:
+//
+//   - loss: the share of packets reported missing;
+//   - queueing delay: one-way delay above the lowest seen in the last ten
+//     seconds (the clocks differ, the baseline cancels the offset);
+//   - the acknowledged rate: bytes that arrived per second.
+//
+// It then moves the estimate the way send-side congestion controllers do:
+// down to 85 % of the acknowledged rate when the queue grows or loss passes
+// 10 %, up by 10 % a second while the path is clean, slowly near the rate
+// that last congested it, and never above twice the acknowledged rate (plus
+// headroom) so that it only grows as fast as salon can prove the path: the
+// allocator upgrades a layer when the estimate allows it, which sends more
+// and is itself the probe.
+
+const (
+	bweInitial = 1_000_000   // bits/s before any feedback
+	bweMin     = 100_000     // never below: audio must get through
+	bweMax     = 100_000_000 // nobody's downlink needs more from one SFU
+	sendRing   = 4096        // packets remembered; about 4 s of 1,000 packets/s
+)
+
+// sentPacket is what is remembered of one packet sent on a connection.
+type sentPacket struct {
+	at   atomic.Int64  // unix nanoseconds
+	meta atomic.Uint32 // transport-wide sequence number << 16 | size
+}
+
+// estimator is one subscribe connection's bandwidth estimate.
+type estimator struct {
+	sent [sendRing]sentPacket
+
+	mu         sync.Mutex
+	est        float64
+	baseline   []delaySample // (time, minimum one-way delay) per second
+	lastDrop   time.Time
+	lastRaise  time.Time
+	congested  float64 // rate at the last congestion
+	congestAt  time.Time
+	ackBytes   int
+	ackFrom    time.Time
+	acked      float64 // bits/s, smoothed
+	seenFb     [256]time.Time
+	lastQueue  time.Duration
+	lastLoss   float64
+	lastUpdate time.Time
+}
+
+type delaySample struct {
+	at    time.Time
+	delay time.Duration
+}
+
+func newEstimator() *estimator {
+	return &estimator{est: bweInitial}
+}
+
+// sentAt records a packet leaving salon; called on the forwarding path.
+func (e *estimator) sentAt(seq uint16, size int, now int64) {
+	s := &e.sent[int(seq)%sendRing]
+	s.at.Store(now)
+	s.meta.Store(uint32(seq)<<16 | uint32(min(size, 0xffff)))
+}
+
+// estimate is the current estimate in bits per second.
+func (e *estimator) estimate() float64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.est
+}
+
+// feedback folds one transport-cc feedback packet into the estimate.
+func (e *estimator) feedback(fb *rtcp.TransportLayerCC, now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	// A compound RTCP packet reaches the reader of every SSRC it names, so
+	// one feedback can arrive more than once.
+	if now.Sub(e.seenFb[fb.FbPktCount]) < 2*time.Second {
+		return
+	}
+	e.seenFb[fb.FbPktCount] = now
+
+	recv := int64(fb.ReferenceTime) * 64 * int64(time.Millisecond)
+	seq := fb.BaseSequenceNumber
+	deltas := fb.RecvDeltas
+	var (
+		received, lost int
+		bytes          int
+		firstRecv      int64
+		lastRecv       int64
+		minDelay       = time.Duration(math.MaxInt64)
+		sumDelay       time.Duration
+	)
+	status := func(sym uint16) {
+		defer func() { seq++ }()
+		if sym == rtcp.TypeTCCPacketNotReceived {
+			lost++
+			return
+		}
+		if sym != rtcp.TypeTCCPacketReceivedSmallDelta && sym != rtcp.TypeTCCPacketReceivedLargeDelta {
+			return
+		}
+		if len(deltas) == 0 {
+			return
+		}
+		recv += deltas[0].Delta * int64(time.Microsecond)
+		deltas = deltas[1:]
+		s := &e.sent[int(seq)%sendRing]
+		meta := s.meta.Load()
+		if uint16(meta>>16) != seq {
+			return // too old: no longer remembered
+		}
+		received++
+		bytes += int(meta & 0xffff)
+		if firstRecv == 0 {
+			firstRecv = recv
+		}
+		lastRecv = recv
+		d := time.Duration(recv - s.at.Load())
+		minDelay = min(minDelay, d)
+		sumDelay += d
+	}
+	remaining := int(fb.PacketStatusCount)
+	for _, chunk := range fb.PacketChunks {
+		switch c := chunk.(type) {
+		case *rtcp.RunLengthChunk:
+			for i := 0; i < int(c.RunLength) && remaining > 0; i++ {
+				status(c.PacketStatusSymbol)
+				remaining--
+			}
+		case *rtcp.StatusVectorChunk:
+			for _, sym := range c.SymbolList {
+				if remaining == 0 {
+					break
+				}
+				if c.SymbolSize == rtcp.TypeTCCSymbolSizeOneBit && sym == 1 {
+					sym = rtcp.TypeTCCPacketReceivedSmallDelta
+				}
+				status(sym)
+				remaining--
+			}
+		}
+	}
+	if received == 0 && lost == 0 {
+		return
+	}
+	e.update(now, received, lost, bytes, firstRecv, lastRecv, minDelay, sumDelay)
+}
+
+func (e *estimator) update(now time.Time, received, lost, bytes int, firstRecv, lastRecv int64,
+	minDelay, sumDelay time.Duration) {
+	loss := float64(lost) / float64(received+lost)
+	e.lastLoss = loss
+
+	// The acknowledged rate over windows of at least half a second.
+	e.ackBytes += bytes
+	if e.ackFrom.IsZero() {
+		e.ackFrom = now
+	}
+	if span := now.Sub(e.ackFrom); span >= 500*time.Millisecond {
+		rate := float64(e.ackBytes) * 8 / span.Seconds()
+		if e.acked == 0 {
+			e.acked = rate
+		} else {
+			e.acked = 0.6*e.acked + 0.4*rate
+		}
+		e.ackBytes, e.ackFrom = 0, now
+	}
+
+	// Queueing delay against the lowest delay of the last ten seconds.
+	var queue time.Duration
+	if received > 0 {
+		second := now.Truncate(time.Second)
+		if n := len(e.baseline); n > 0 && e.baseline[n-1].at.Equal(second) {
+			e.baseline[n-1].delay = min(e.baseline[n-1].delay, minDelay)
+		} else {
+			e.baseline = append(e.baseline, delaySample{at: second, delay: minDelay})
+		}
+		for len(e.baseline) > 10 && now.Sub(e.baseline[0].at) > 10*time.Second {
+			e.baseline = e.baseline[1:]
+		}
+		base := e.baseline[0].delay
+		for _, s := range e.baseline[1:] {
+			base = min(base, s.delay)
+		}
+		queue = sumDelay/time.Duration(received) - base
+	}
+	growing := queue > e.lastQueue+5*time.Millisecond
+	e.lastQueue = queue
+
+	dt := now.Sub(e.lastUpdate)
+	if e.lastUpdate.IsZero() || dt > time.Second {
+		dt = 100 * time.Millisecond
+	}
+	e.lastUpdate = now
+
+	switch {
+	case loss > 0.1 || queue > 150*time.Millisecond || (queue > 50*time.Millisecond && growing):
+		// Congestion: back off at most once per 300 ms, to what got
+		// through.
+		if now.Sub(e.lastDrop) < 300*time.Millisecond {
+			return
+		}
+		e.lastDrop = now
+		e.congested, e.congestAt = e.est, now
+		target := e.est * (1 - 0.5*loss)
+		if e.acked > 0 && queue > 50*time.Millisecond {
+			target = min(target, 0.85*e.acked)
+		}
+		e.est = max(target, bweMin)
+	case loss < 0.02 && queue < 25*time.Millisecond:
+		if now.Sub(e.lastDrop) < time.Second {
+			return // let the queue drain first
+		}
+		grow := 1 + 0.1*dt.Seconds()
+		next := e.est * grow
+		// Near the rate that congested the path lately, creep.
+		if !e.congestAt.IsZero() && now.Sub(e.congestAt) < 10*time.Second && next > 0.9*e.congested {
+			next = e.est + 20_000*dt.Seconds()
+		}
+		// Grow only within reach of what the path has carried.
+		if e.acked > 0 {
+			next = min(next, max(e.est, 2*e.acked+300_000))
+		}
+		e.est = min(next, bweMax)
+		e.lastRaise = now
+	}
+}
+
+// bweRegistry hands each new connection's transport-wide sequence stamper
+// to the peer that owns the connection: the interceptor registry builds it
+// inside NewPeerConnection, which the SFU calls under mu.
+type bweRegistry struct {
+	mu   sync.Mutex
+	last *twccExtension
+}
+
+func (r *bweRegistry) built(t *twccExtension) { r.last = t }
+
+// newConnection runs create (a NewPeerConnection call) and returns the
+// stamper built for it.
+func (r *bweRegistry) newConnection(create func() error) (*twccExtension, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.last = nil
+	err := create()
+	return r.last, err
+}
