@@ -262,12 +262,14 @@ func (p *Peer) allocate(now int64, recent map[string]int, lastN int, m *metrics)
 			continue
 		}
 		if budget > 0 {
+			// Estimates are noisy and a low layer is small: it pauses
+			// only when the budget is clearly short of it.
 			cost := w.pub.layerRate(low)
-			if cost > budget {
+			if cost*0.7 > budget {
 				w.reason = PausedBandwidth
 				continue
 			}
-			budget -= cost
+			budget = max(budget-cost, 1)
 		}
 		w.layer = low
 	}
@@ -296,6 +298,9 @@ func (p *Peer) allocate(now int64, recent map[string]int, lastN int, m *metrics)
 	for i := range items {
 		w := &items[i]
 		prev := w.b.target.Swap(int32(w.layer))
+		if int(prev) != w.layer {
+			p.log.Debug("layer chosen", "from", w.ref.Participant, "source", w.ref.Source, "layer", w.layer, "was", prev, "desired", w.desired, "reason", w.reason)
+		}
 		if w.layer >= 0 && int(prev) != w.layer {
 			w.pub.requestKeyframe(w.layer, m)
 		}

@@ -22,8 +22,9 @@ import (
 //   - the acknowledged rate: bytes that arrived per second.
 //
 // It then moves the estimate the way send-side congestion controllers do:
-// down to 85 % of the acknowledged rate when the queue grows or loss passes
-// 10 %, up by 10 % a second while the path is clean, slowly near the rate
+// down to 85 % of the acknowledged rate when the queue grows over three
+// reports in a row (or passes 300 ms), or by half the loss rate when loss
+// passes 10 %, up by 10 % a second while the path is clean, slowly near the rate
 // that last congested it, and never above twice the acknowledged rate (plus
 // headroom) so that it only grows as fast as salon can prove the path: the
 // allocator upgrades a layer when the estimate allows it, which sends more
@@ -58,6 +59,7 @@ type estimator struct {
 	acked      float64 // bits/s, smoothed
 	seenFb     [256]time.Time
 	lastQueue  time.Duration
+	growing    int // reports in a row with a growing queue
 	lastLoss   float64
 	lastUpdate time.Time
 }
@@ -201,7 +203,13 @@ func (e *estimator) update(now time.Time, received, lost, bytes int, firstRecv, 
 		}
 		queue = sumDelay/time.Duration(received) - base
 	}
-	growing := queue > e.lastQueue+5*time.Millisecond
+	// One late report is scheduling noise; a queue that keeps growing
+	// over several is a bottleneck filling up.
+	if queue > e.lastQueue+2*time.Millisecond && queue > 60*time.Millisecond {
+		e.growing++
+	} else if queue < e.lastQueue {
+		e.growing = 0
+	}
 	e.lastQueue = queue
 
 	dt := now.Sub(e.lastUpdate)
@@ -211,7 +219,7 @@ func (e *estimator) update(now time.Time, received, lost, bytes int, firstRecv, 
 	e.lastUpdate = now
 
 	switch {
-	case loss > 0.1 || queue > 150*time.Millisecond || (queue > 50*time.Millisecond && growing):
+	case loss > 0.1 || queue > 300*time.Millisecond || e.growing >= 3:
 		// Congestion: back off at most once per 300 ms, to what got
 		// through.
 		if now.Sub(e.lastDrop) < 300*time.Millisecond {
@@ -220,7 +228,7 @@ func (e *estimator) update(now time.Time, received, lost, bytes int, firstRecv, 
 		e.lastDrop = now
 		e.congested, e.congestAt = e.est, now
 		target := e.est * (1 - 0.5*loss)
-		if e.acked > 0 && queue > 50*time.Millisecond {
+		if e.acked > 0 && queue > 60*time.Millisecond {
 			target = min(target, 0.85*e.acked)
 		}
 		e.est = max(target, bweMin)

@@ -147,6 +147,7 @@ func (r *Room) allocate(now time.Time) {
 	}
 	for _, pub := range pubs {
 		if rids, changed := pub.publisherLayers(now); changed {
+			pub.peer.log.Debug("publisher layers", "source", pub.source, "active", rids)
 			pub.peer.events.PublisherLayers(pub.source, rids)
 		}
 	}

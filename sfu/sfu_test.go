@@ -48,9 +48,18 @@ func clientAPIFor(t testing.TB) *webrtc.API {
 // default interceptors unless opts replace them.
 func newClientAPI(t testing.TB, opts ...func(*webrtc.API)) *webrtc.API {
 	t.Helper()
+	return newClientAPIWith(t, nil, opts...)
+}
+
+// newClientAPIWith is newClientAPI with a hook to add to the MediaEngine.
+func newClientAPIWith(t testing.TB, media func(*webrtc.MediaEngine), opts ...func(*webrtc.API)) *webrtc.API {
+	t.Helper()
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
+	}
+	if media != nil {
+		media(me)
 	}
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
