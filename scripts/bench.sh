@@ -72,6 +72,11 @@ CONF
 fi
 echo "$radicale"
 
+echo "== Load scenarios (salon loadtest in a loopback-only network namespace)"
+if ! MACHINE="$machine" ./scripts/loadbench.sh "$work/load.md"; then
+	printf '## Load scenarios\n\nscripts/loadbench.sh failed in this run; `make bench` printed why.\n\n' >"$work/load.md"
+fi
+
 {
 	echo "# salon benchmarks"
 	echo
@@ -140,6 +145,7 @@ echo "$radicale"
 	echo "  routing to the room's node, the live state, the SFU peer, \`joined\`), over a WebSocket on"
 	echo "  loopback, rooms of ten; for Redis, every round trip of the join (goal: at most 5)."
 	echo
+	cat "$work/load.md"
 	echo "## Go benchmarks"
 	echo
 	echo "- command: \`${gocmd[*]}\`"

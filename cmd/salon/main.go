@@ -57,6 +57,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return serve(ctx, args[1:], getenv, stdout, stderr)
 	case "user":
 		return userCommand(ctx, args[1:], getenv, stdin, stdout, stderr, cliUserHooks())
+	case "loadtest":
+		return loadtestCommand(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "salon %s\n", versionString())
 		return nil
@@ -74,6 +76,7 @@ const usage = `salon — self-hosted meetings: calendar, invitations and video r
 Usage:
   salon serve [flags]   run the server (salon serve --help lists the flags)
   salon user ...        manage accounts and app passwords (salon user help)
+  salon loadtest ...    simulated participants against a running salon (salon loadtest --help)
   salon version         print the version
 
 Every serve flag can also be set from the environment as SALON_<FLAG>,

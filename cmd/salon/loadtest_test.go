@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestLoadtestAgainstServe runs `salon loadtest` briefly against `salon
+// serve` in the same process: it creates a meeting with the admin account,
+// one participant publishes video and audio, three receive, and the report
+// must show media at every receiver and no failed join. Like every media
+// test it runs in a loopback-only network namespace (make test).
+func TestLoadtestAgainstServe(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, logs syncBuffer
+	errc := make(chan error, 1)
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--rtc-listen-ip", "127.0.0.1",
+		"--rtc-udp-port", fmt.Sprint(freeUDP(t)), "--rtc-loopback", "--log-level", "warn"}
+	go func() { errc <- run(ctx, args, env(nil), nil, &out, &logs) }()
+	defer func() {
+		cancel()
+		select {
+		case err := <-errc:
+			if err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("serve did not stop within 20 s")
+		}
+	}()
+	ready := regexp.MustCompile(`(?s)password: (\S+).*(http://\S+)/m/[a-z0-9-]+`)
+	deadline := time.Now().Add(20 * time.Second)
+	for !ready.MatchString(out.String()) {
+		select {
+		case err := <-errc:
+			t.Fatalf("serve exited early: %v\n%s", err, logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve printed no admin password and demo link:\n%s\n%s", out.String(), logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	m := ready.FindStringSubmatch(out.String())
+	password, base := m[1], m[2]
+
+	var report, progress bytes.Buffer
+	err := run(context.Background(), []string{"loadtest", "--url", base, "--rooms", "1", "--user", "admin", "--password", password,
+		"--video-publishers", "1", "--audio-publishers", "1", "--subscribers", "3",
+		"--warmup", "1s", "--duration", "3s", "--loopback", "--json"}, env(nil), nil, &report, &progress)
+	if err != nil {
+		t.Fatalf("loadtest: %v\n%s", err, progress.String())
+	}
+	var rep struct {
+		Joins struct {
+			Attempted, Joined, Failed int
+			Failures                  map[string]int
+		}
+		JoinToFirstFrame struct{ Count, Missing int }
+		Received         struct {
+			Packets, Tracks, ExpectedTracks int
+			Loss                            struct{ Expected int }
+		}
+		Sent   struct{ Packets int }
+		Server struct {
+			Error       string
+			RSSEndBytes int64
+		}
+	}
+	if err := json.Unmarshal(report.Bytes(), &rep); err != nil {
+		t.Fatalf("the report is not JSON: %v\n%s", err, report.String())
+	}
+	if rep.Joins.Attempted != 4 || rep.Joins.Joined != 4 || rep.Joins.Failed != 0 {
+		t.Errorf("joins %+v, want 4 joined and none failed", rep.Joins)
+	}
+	if rep.JoinToFirstFrame.Count != 3 || rep.JoinToFirstFrame.Missing != 0 {
+		t.Errorf("first frames at %d receivers, %d without: want all 3", rep.JoinToFirstFrame.Count, rep.JoinToFirstFrame.Missing)
+	}
+	if rep.Received.ExpectedTracks != 6 || rep.Received.Tracks != 6 || rep.Received.Packets == 0 || rep.Sent.Packets == 0 {
+		t.Errorf("received %+v, sent %+v: want 6 tracks with packets", rep.Received, rep.Sent)
+	}
+	if rep.Server.Error != "" || rep.Server.RSSEndBytes == 0 {
+		t.Errorf("no server figures from /metrics: %+v", rep.Server)
+	}
+	if t.Failed() {
+		t.Logf("report:\n%s\nprogress:\n%s\nsalon:\n%s", report.String(), progress.String(), logs.String())
+	}
+}
+
+func TestLoadtestFlagErrors(t *testing.T) {
+	var errOut bytes.Buffer
+	err := run(context.Background(), []string{"loadtest", "--meeting", "abc", "--loss", "2"}, env(nil), nil, io.Discard, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "--loss") {
+		t.Errorf("err = %v, want one naming --loss", err)
+	}
+	err = run(context.Background(), []string{"loadtest", "--meeting", "abc", "--fps", "fast"}, env(nil), nil, io.Discard, &errOut)
+	if _, ok := err.(usageError); !ok || !strings.Contains(errOut.String(), "-fps") {
+		t.Errorf("err = %v and stderr %q: want a usage error after the flag package named -fps", err, errOut.String())
+	}
+	var help bytes.Buffer
+	if err := run(context.Background(), []string{"loadtest", "--help"}, env(nil), nil, io.Discard, &help); err != nil ||
+		!strings.Contains(help.String(), "--meeting") && !strings.Contains(help.String(), "-meeting") {
+		t.Errorf("--help: err %v, printed %q", err, help.String())
+	}
+}
