@@ -142,6 +142,8 @@ func (p *participant) screenshot(dir, label string) {
 type mediaStats struct {
 	VideoFramesDecoded float64 `json:"videoFramesDecoded"`
 	AudioBytesReceived float64 `json:"audioBytesReceived"`
+	VideoWidth         float64 `json:"videoWidth"`
+	VideoHeight        float64 `json:"videoHeight"`
 }
 
 func (p *participant) stats() map[string]mediaStats {

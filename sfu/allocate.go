@@ -245,6 +245,7 @@ func (p *Peer) allocate(now int64, recent map[string]int, lastN int, m *metrics)
 
 	budget := p.budget()
 	if budget > 0 {
+		m.estimate.Observe(budget)
 		for pub := range p.alloc.audioPubs() {
 			budget -= pub.layerRate(0)
 		}
@@ -294,11 +295,35 @@ func (p *Peer) allocate(now int64, recent map[string]int, lastN int, m *metrics)
 		}
 	}
 
+	// Ask for more bandwidth when some tile gets less than it wants.
+	var want, have float64
+	for i := range items {
+		w := &items[i]
+		if w.desired >= 0 && w.reason != PausedLastN && w.reason != PausedHidden {
+			want += w.pub.layerRate(w.desired)
+		}
+		if w.layer >= 0 {
+			have += w.pub.layerRate(w.layer)
+		}
+	}
+	if want > have*1.05 {
+		if e := p.bwe.estimator(); e != nil {
+			audio := 0.0
+			for pub := range p.alloc.audioPubs() {
+				audio += pub.layerRate(0)
+			}
+			if extra, d, ok := e.startProbe((want+audio)*1.2, time.Unix(0, now)); ok {
+				p.probe(extra, d, m)
+			}
+		}
+	}
+
 	var paused map[TrackRef]string
 	for i := range items {
 		w := &items[i]
 		prev := w.b.target.Swap(int32(w.layer))
 		if int(prev) != w.layer {
+			m.switches.Inc()
 			p.log.Debug("layer chosen", "from", w.ref.Participant, "source", w.ref.Source, "layer", w.layer, "was", prev, "desired", w.desired, "reason", w.reason)
 		}
 		if w.layer >= 0 && int(prev) != w.layer {
@@ -388,9 +413,13 @@ func (pub *Publication) publisherLayers(now time.Time) ([]string, bool) {
 		}
 		b.mu.Unlock()
 	}
+	// A layer that never sent a packet stays on: nobody could have
+	// wanted it yet, and a publisher must not be told to stop it before
+	// salon has seen it once.
 	var active uint8
 	for i := 0; i < maxLayers; i++ {
-		if pub.layers[i].Load() != nil && now.Sub(pub.lastWanted[i]) < layerLinger {
+		seen := pub.layers[i].Load() != nil
+		if (seen && now.Sub(pub.lastWanted[i]) < layerLinger) || (!seen && pub.declared[i] != "") {
 			active |= 1 << i
 		}
 	}
@@ -405,8 +434,13 @@ func (pub *Publication) publisherLayers(now time.Time) ([]string, bool) {
 	pub.active = active
 	rids := make([]string, 0, maxLayers)
 	for i := 0; i < maxLayers; i++ {
-		if l := pub.layers[i].Load(); l != nil && active&(1<<i) != 0 {
+		if active&(1<<i) == 0 {
+			continue
+		}
+		if l := pub.layers[i].Load(); l != nil {
 			rids = append(rids, l.rid)
+		} else {
+			rids = append(rids, pub.declared[i])
 		}
 	}
 	return rids, true
@@ -418,3 +452,61 @@ const layerStartup = 3 * time.Second
 
 // layerLinger is how long a layer nobody receives keeps being encoded.
 const layerLinger = 3 * time.Second
+
+// probe sends about extra bits/s more to the subscriber for d, as copies of
+// recent video packets on the RTX streams, so the bandwidth estimate can
+// learn whether the path carries a better layer.
+func (p *Peer) probe(extra float64, d time.Duration, m *metrics) {
+	type target struct {
+		pub *Publication
+		b   *binding
+	}
+	var targets []target
+	p.alloc.mu.Lock()
+	for pub, ssrc := range p.alloc.subs {
+		if pub.kind != webrtc.RTPCodecTypeVideo {
+			continue
+		}
+		if b := pub.down.bindingBySSRC(ssrc); b != nil && b.rtxSSRC != 0 {
+			targets = append(targets, target{pub, b})
+		}
+	}
+	p.alloc.mu.Unlock()
+	if len(targets) == 0 {
+		return
+	}
+	const every = 10 * time.Millisecond
+	perTick := int(extra / 8 * every.Seconds())
+	go func() {
+		buf := make([]byte, maxPacketSize+2)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		end := time.Now().Add(d)
+		k := 0
+		for {
+			select {
+			case <-p.done:
+				return
+			case now := <-tick.C:
+				if now.After(end) {
+					return
+				}
+			}
+			sent := 0
+			for tries := 0; sent < perTick && tries < 64; tries++ {
+				t := targets[k%len(targets)]
+				k++
+				t.b.mu.Lock()
+				last, live := t.b.lastSeq, t.b.current >= 0
+				t.b.mu.Unlock()
+				if !live {
+					continue
+				}
+				if n, _ := t.pub.retransmit(last-uint16(k/len(targets)%8), t.b, buf); n > 0 {
+					sent += n
+					m.probePackets.Inc()
+				}
+			}
+		}
+	}()
+}

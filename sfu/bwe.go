@@ -23,8 +23,7 @@ import (
 //
 // It then moves the estimate the way send-side congestion controllers do:
 // down to 85 % of the acknowledged rate when the queue grows over three
-// reports in a row (or passes 300 ms), or by half the loss rate when loss
-// passes 10 %, up by 10 % a second while the path is clean, slowly near the rate
+// reports in a row (or passes 300 ms) or loss passes 10 %, up by 10 % a second while the path is clean, slowly near the rate
 // that last congested it, and never above twice the acknowledged rate (plus
 // headroom) so that it only grows as fast as salon can prove the path: the
 // allocator upgrades a layer when the estimate allows it, which sends more
@@ -60,6 +59,16 @@ type estimator struct {
 	seenFb     [256]time.Time
 	lastQueue  time.Duration
 	growing    int // reports in a row with a growing queue
+	offset     int64
+	haveOffset bool
+
+	// A probe: salon sends extra (duplicate) packets up to probeTarget
+	// until probeEnd; if the path shows no congestion meanwhile, the
+	// estimate jumps to that rate.
+	probeTarget  float64
+	probeEnd     time.Time
+	nextProbe    time.Time
+	probeBackoff time.Duration
 	lastLoss   float64
 	lastUpdate time.Time
 }
@@ -134,7 +143,13 @@ func (e *estimator) feedback(fb *rtcp.TransportLayerCC, now time.Time) {
 			firstRecv = recv
 		}
 		lastRecv = recv
-		d := time.Duration(recv - s.at.Load())
+		// The receive clock is unrelated to salon's: delays are kept
+		// relative to the first one seen, so the sums cannot overflow.
+		raw := recv - s.at.Load()
+		if !e.haveOffset {
+			e.offset, e.haveOffset = raw, true
+		}
+		d := time.Duration(raw - e.offset)
 		minDelay = min(minDelay, d)
 		sumDelay += d
 	}
@@ -218,8 +233,23 @@ func (e *estimator) update(now time.Time, received, lost, bytes int, firstRecv, 
 	}
 	e.lastUpdate = now
 
+	congested := loss > 0.1 || queue > 300*time.Millisecond || e.growing >= 3
+	if e.probeTarget > 0 {
+		switch {
+		case congested:
+			e.probeBackoff = min(2*e.probeBackoff, probeMaxBackoff)
+			e.nextProbe = now.Add(e.probeBackoff)
+			e.probeTarget = 0
+		case now.After(e.probeEnd.Add(probeSettle)):
+			e.est = min(max(e.est, 0.9*e.probeTarget), bweMax)
+			e.probeBackoff = probeMinBackoff
+			e.nextProbe = now.Add(e.probeBackoff)
+			e.probeTarget = 0
+			return
+		}
+	}
 	switch {
-	case loss > 0.1 || queue > 300*time.Millisecond || e.growing >= 3:
+	case congested:
 		// Congestion: back off at most once per 300 ms, to what got
 		// through.
 		if now.Sub(e.lastDrop) < 300*time.Millisecond {
@@ -227,9 +257,10 @@ func (e *estimator) update(now time.Time, received, lost, bytes int, firstRecv, 
 		}
 		e.lastDrop = now
 		e.congested, e.congestAt = e.est, now
+		// What got through is what the path carries now.
 		target := e.est * (1 - 0.5*loss)
-		if e.acked > 0 && queue > 60*time.Millisecond {
-			target = min(target, 0.85*e.acked)
+		if e.acked > 0 {
+			target = min(e.est, 0.85*e.acked)
 		}
 		e.est = max(target, bweMin)
 	case loss < 0.02 && queue < 25*time.Millisecond:
@@ -249,6 +280,33 @@ func (e *estimator) update(now time.Time, received, lost, bytes int, firstRecv, 
 		e.est = min(next, bweMax)
 		e.lastRaise = now
 	}
+}
+
+const (
+	probeLength     = 700 * time.Millisecond
+	probeSettle     = 400 * time.Millisecond // feedback about the probe's last packets
+	probeMinBackoff = 2 * time.Second
+	probeMaxBackoff = 8 * time.Second
+)
+
+// startProbe decides whether to probe for target bits/s now: when the
+// allocator wants more than the estimate, no probe runs, and the last
+// failed probe's back-off has passed. It returns how much extra to send
+// and for how long.
+func (e *estimator) startProbe(target float64, now time.Time) (extra float64, d time.Duration, ok bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.probeTarget > 0 || now.Before(e.nextProbe) || target <= e.est || e.lastUpdate.IsZero() {
+		return 0, 0, false
+	}
+	if e.probeBackoff == 0 {
+		e.probeBackoff = probeMinBackoff
+	}
+	// Never more than two and a half times the estimate at once.
+	target = min(target, 2.5*e.est, bweMax)
+	e.probeTarget, e.probeEnd = target, now.Add(probeLength)
+	e.nextProbe = now.Add(probeLength + probeSettle + e.probeBackoff)
+	return target - e.est, probeLength, true
 }
 
 // bweRegistry hands each new connection's transport-wide sequence stamper

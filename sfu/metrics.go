@@ -11,6 +11,10 @@ type metrics struct {
 	nackRepaired prometheus.Counter
 	nackMissed   prometheus.Counter
 	keyframeReqs prometheus.Counter
+	probePackets prometheus.Counter
+	switches     prometheus.Counter
+	estimate     prometheus.Histogram
+	speakerFlips prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -37,12 +41,26 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		keyframeReqs: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "salon", Subsystem: "sfu", Name: "keyframe_requests_total",
 			Help: "PLIs sent to publishers (after rate limiting)."}),
+		probePackets: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "salon", Subsystem: "sfu", Name: "probe_packets_total",
+			Help: "Packets resent to subscribers on purpose to probe their bandwidth."}),
+		switches: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "salon", Subsystem: "sfu", Name: "layer_switches_total",
+			Help: "Times a subscriber moved to another simulcast layer, or was paused or resumed."}),
+		estimate: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "salon", Subsystem: "sfu", Name: "subscriber_bandwidth_bits",
+			Help:    "Subscribers' bandwidth estimates, sampled at each allocation (bits per second).",
+			Buckets: prometheus.ExponentialBuckets(125_000, 2, 9)}),
+		speakerFlips: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "salon", Subsystem: "sfu", Name: "speaker_changes_total",
+			Help: "Changes of the active speakers of a room sent to its participants."}),
 	}
 	for _, kind := range []string{"audio", "video"} {
 		m.tracks.WithLabelValues(kind) // export zeros before the first track
 	}
 	if reg != nil {
-		reg.MustRegister(m.rooms, m.peers, m.tracks, m.fwdPackets, m.fwdBytes, m.nackRepaired, m.nackMissed, m.keyframeReqs)
+		reg.MustRegister(m.rooms, m.peers, m.tracks, m.fwdPackets, m.fwdBytes, m.nackRepaired, m.nackMissed, m.keyframeReqs,
+			m.probePackets, m.switches, m.estimate, m.speakerFlips)
 	}
 	return m
 }

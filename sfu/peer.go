@@ -272,6 +272,7 @@ func (p *Peer) startPublication(remote *webrtc.TrackRemote, recv *webrtc.RTPRece
 	}
 	pub := newPublication(p, source, mid, remote)
 	pub.receiver = recv
+	pub.declare(recv)
 	l := pub.addLayer(remote, levelID)
 	p.published[mid] = pub
 	p.log.Info("publishing", "source", source, "mid", mid, "codec", remote.Codec().MimeType, "ssrc", l.ssrc,
@@ -474,7 +475,11 @@ func (p *Peer) readSenderRTCP(sender *webrtc.RTPSender, pub *Publication) {
 				}
 				for _, pair := range pkt.Nacks {
 					pair.Range(func(seq uint16) bool {
-						pub.retransmit(seq, b, buf, m)
+						if n, found := pub.retransmit(seq, b, buf); !found {
+							m.nackMissed.Inc()
+						} else if n > 0 {
+							m.nackRepaired.Inc()
+						}
 						return true
 					})
 				}

@@ -110,6 +110,7 @@ func (r *Room) snapshot() ([]*Peer, []*Publication) {
 }
 
 func (r *Room) announceSpeakers(ids []string) {
+	r.sfu.metrics.speakerFlips.Inc()
 	peers, _ := r.snapshot()
 	for _, p := range peers {
 		p.events.Speakers(slices.Clone(ids))

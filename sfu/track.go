@@ -57,6 +57,7 @@ type Publication struct {
 	down      *downTrack
 	level     *levelMeter // audio only
 	receiver  *webrtc.RTPReceiver
+	declared  [maxLayers]string // RIDs the publisher's offer lists, by layer index
 
 	layers [maxLayers]atomic.Pointer[layer]
 
@@ -112,6 +113,24 @@ func newPublication(peer *Peer, source, mid string, remote *webrtc.TrackRemote) 
 	empty := []*binding{}
 	p.down.bindings.Store(&empty)
 	return p
+}
+
+// declare records the RIDs the publisher's offer lists for this track:
+// layers that have not sent a packet yet are never paused.
+func (p *Publication) declare(recv *webrtc.RTPReceiver) {
+	if !p.simulcast || recv == nil {
+		return
+	}
+	for _, t := range recv.Tracks() {
+		rid := t.RID()
+		if rid == "" {
+			continue
+		}
+		idx := layerIndex(rid, func(i int) bool { return p.declared[i] != "" })
+		if idx >= 0 && p.declared[idx] == "" {
+			p.declared[idx] = rid
+		}
+	}
 }
 
 // addLayer attaches an incoming stream (one RID of a simulcast track, or
@@ -635,32 +654,31 @@ func fmtpKey(fmtp string) string {
 // binding's numbering in the cache of the layer it came from: on the RTX
 // stream when the subscriber negotiated one, otherwise as it was. buf is
 // the caller's scratch buffer of at least maxPacketSize+2 bytes.
-func (p *Publication) retransmit(out uint16, b *binding, buf []byte, m *metrics) {
+//
+// It returns the bytes written and whether the packet was still there.
+func (p *Publication) retransmit(out uint16, b *binding, buf []byte) (int, bool) {
 	mg, in, ok := b.origin(out)
 	if !ok {
-		m.nackMissed.Inc()
-		return
+		return 0, false
 	}
 	l := p.layers[mg.layer].Load()
 	if l == nil {
-		m.nackMissed.Inc()
-		return
+		return 0, false
 	}
 	n := l.cache.get(in, buf[2:])
 	if n == 0 {
-		m.nackMissed.Inc()
-		return
+		return 0, false
 	}
 	var hdr rtp.Header
 	hl, err := hdr.Unmarshal(buf[2 : 2+n])
 	if err != nil {
-		return
+		return 0, true
 	}
 	end := 2 + n
 	if hdr.Padding {
 		pad := int(buf[end-1])
 		if pad > end-2-hl {
-			return
+			return 0, true
 		}
 		end -= pad
 		hdr.Padding, hdr.PaddingSize = false, 0
@@ -680,14 +698,10 @@ func (p *Publication) retransmit(out uint16, b *binding, buf []byte, m *metrics)
 		payload = buf[hl:end]
 		payload[0], payload[1] = byte(out>>8), byte(out)
 		hdr.SSRC, hdr.PayloadType, hdr.SequenceNumber = b.rtxSSRC, b.rtxPT, b.nextRTXSeq()
-		if _, err := b.writer.WriteRTP(&hdr, payload); err == nil {
-			m.nackRepaired.Inc()
-		}
-		return
+	} else {
+		hdr.SSRC = b.ssrc
+		hdr.PayloadType = b.pt
 	}
-	hdr.SSRC = b.ssrc
-	hdr.PayloadType = b.pt
-	if _, err := b.writer.WriteRTP(&hdr, payload); err == nil {
-		m.nackRepaired.Inc()
-	}
+	w, _ := b.writer.WriteRTP(&hdr, payload)
+	return w, true
 }

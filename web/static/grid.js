@@ -4,8 +4,10 @@
 //
 // Every participant tile carries, for the end-to-end tests and for CSS:
 //   class="tile", data-participant, data-name, data-audio-muted,
-//   data-video-muted, data-screen, data-connected, data-speaking, and
-//   data-local on one's own tile.
+//   data-video-muted, data-screen, data-connected, data-speaking,
+//   data-active-speaker (salon says they speak), data-paused (salon sends
+//   no video now: "hidden", "last-n" or "bandwidth"), and data-local on
+//   one's own tile.
 // A screen share is class="tile screen" with data-participant, data-name,
 // data-source="screen" (and data-local when it is one's own).
 
@@ -20,10 +22,21 @@ export class Grid {
    * @param {(key: string, vars?: object) => string} opts.t translations
    * @param {() => void} [opts.onAudioBlocked] called when the browser refuses to play sound
    */
-  constructor(root, { t, onAudioBlocked }) {
+  constructor(root, { t, onAudioBlocked, onView }) {
     this.root = root;
     this.t = t;
     this.onAudioBlocked = onAudioBlocked || (() => {});
+    this.onView = onView || (() => {});
+    this._visible = new WeakMap(); // tile → on screen
+    this._viewTimer = 0;
+    this._lastView = '';
+    if (typeof IntersectionObserver === 'function') {
+      this._io = new IntersectionObserver((entries) => {
+        for (const e of entries) this._visible.set(e.target, e.isIntersecting);
+        this._viewChanged();
+      });
+    }
+    document.addEventListener('visibilitychange', () => this._viewChanged());
     this.people = new Map(); // key (participant id, or "self") → person
     this.pending = new Map(); // participant id → {source: track} for tracks that came before the participant
     this.sinkId = '';
@@ -122,6 +135,66 @@ export class Grid {
     if (p) p.tile.dataset.speaking = String(!!speaking);
   }
 
+  /** Mark who salon says is speaking now. */
+  setActiveSpeakers(ids) {
+    const on = new Set(ids);
+    for (const p of this.people.values()) {
+      if (!p.local) p.tile.dataset.activeSpeaker = String(on.has(p.key));
+    }
+  }
+
+  /**
+   * salon stopped sending some videos: their tiles show the avatar (and why)
+   * instead of a frozen picture. tracks: [{participant, source, reason}].
+   */
+  setPaused(tracks) {
+    const cam = new Map();
+    for (const x of tracks) if (x.source === 'camera') cam.set(x.participant, x.reason || 'paused');
+    for (const p of this.people.values()) {
+      if (p.local) continue;
+      const reason = cam.get(p.key) || '';
+      if ((p.paused || '') === reason) continue;
+      p.paused = reason;
+      if (reason) p.tile.dataset.paused = reason;
+      else delete p.tile.dataset.paused;
+      this._render(p);
+    }
+  }
+
+  /**
+   * How others' videos are shown: [{participant, source, width, height,
+   * visible}], sizes in device pixels, for salon to pick layers.
+   */
+  views() {
+    const dpr = window.devicePixelRatio || 1;
+    const pageShown = document.visibilityState !== 'hidden';
+    const out = [];
+    const add = (id, source, el) => {
+      const w = Math.round(el.clientWidth * dpr);
+      const h = Math.round(el.clientHeight * dpr);
+      const onScreen = this._visible.has(el) ? this._visible.get(el) : true;
+      out.push({ participant: id, source, width: w, height: h, visible: pageShown && onScreen && w > 0 && h > 0 });
+    };
+    for (const p of this.people.values()) {
+      if (p.local || !p.info.id) continue;
+      if (p.camera) add(p.info.id, 'camera', p.tile);
+      if (p.screen) add(p.info.id, 'screen', p.screen.tile);
+    }
+    return out;
+  }
+
+  /** Report views soon, once layout and visibility settle. */
+  _viewChanged() {
+    clearTimeout(this._viewTimer);
+    this._viewTimer = setTimeout(() => {
+      const v = this.views();
+      const key = JSON.stringify(v);
+      if (key === this._lastView) return;
+      this._lastView = key;
+      this.onView(v);
+    }, 200);
+  }
+
   /** Route remote audio to an output device (where the browser allows it). */
   setSinkId(id) {
     this.sinkId = id || '';
@@ -185,14 +258,18 @@ export class Grid {
     name.className = 'tile-name';
     label.append(micOff, name);
 
-    tile.append(video, avatar, status, label);
+    const note = document.createElement('div');
+    note.className = 'tile-note';
+
+    tile.append(video, avatar, status, note, label);
     tile.addEventListener('dblclick', () => toggleFullscreen(tile));
 
-    Object.assign(p, { tile, video, avatar, initial, nameEl: name });
+    Object.assign(p, { tile, video, avatar, initial, nameEl: name, note });
     this.people.set(key, p);
     // One's own tile comes first; others follow in the order they came.
     if (local) this.root.prepend(tile);
     else this.root.append(tile);
+    if (!local && this._io) this._io.observe(tile);
     this.layout();
     return p;
   }
@@ -212,8 +289,10 @@ export class Grid {
     tile.setAttribute('aria-label', shown);
     p.initial.textContent = initialOf(name);
     tile.style.setProperty('--avatar-hue', String(hueOf(info.id || info.name || '')));
-    const hasVideo = !!p.camera && !info.videoMuted && (p.local || p.cameraLive);
+    const hasVideo = !!p.camera && !info.videoMuted && (p.local || p.cameraLive) && !p.paused;
     tile.classList.toggle('has-video', hasVideo);
+    const noteKey = { bandwidth: 'tile.pausedBandwidth', 'last-n': 'tile.pausedLastN' }[p.paused || ''];
+    p.note.textContent = noteKey && !info.videoMuted ? this.t(noteKey) : '';
     if (p.screen) this._renderScreen(p);
   }
 
@@ -237,6 +316,7 @@ export class Grid {
         p.video.srcObject = null;
       }
       this._render(p);
+      this._viewChanged();
     } else if (source === 'audio') {
       if (p.local) return; // one never hears oneself
       if (p.audio && p.audio.track === track) return;
@@ -309,6 +389,7 @@ export class Grid {
     tile.append(video, label, full);
     // Right after its owner's tile, so the gallery keeps people together.
     p.tile.after(tile);
+    if (!p.local && this._io) this._io.observe(tile);
     return { track, tile, video, nameEl: name };
   }
 
@@ -344,6 +425,7 @@ export class Grid {
   }
 
   _layoutNow() {
+    this._viewChanged();
     const root = this.root;
     const tiles = [...root.querySelectorAll(':scope > .tile')];
     const n = tiles.length;

@@ -81,7 +81,9 @@ export class LocalMedia extends EventTarget {
   }
 
   _video() {
-    const c = { width: 640, height: 480 };
+    // 720p is sent as three simulcast layers (320x180, 640x360, 1280x720);
+    // salon forwards each receiver the one its tile needs.
+    const c = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30, max: 30 } };
     if (this.cameraId) c.deviceId = { ideal: this.cameraId };
     return c;
   }

@@ -45,6 +45,7 @@ export class MediaPeers {
     this._remote = new Map(); // mid → announced remote track
     this._avStream = new MediaStream(); // microphone and camera share a stream: lip sync
     this._screenStream = new MediaStream();
+    this._layers = {}; // source → RIDs salon wants encoded
 
     this.pub.onicecandidate = (ev) => this._sendCandidate('publish', ev.candidate);
     this.sub.onicecandidate = (ev) => this._sendCandidate('subscribe', ev.candidate);
@@ -71,9 +72,36 @@ export class MediaPeers {
     }
     if (!track) return;
     const stream = source === 'screen' ? this._screenStream : this._avStream;
-    const transceiver = this.pub.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+    const init = { direction: 'sendonly', streams: [stream] };
+    if (source === 'camera') init.sendEncodings = cameraLayers();
+    const transceiver = this.pub.addTransceiver(track, init);
+    if (source === 'audio') preferRED(transceiver);
     this._entries.push({ source, transceiver });
+    if (this._layers[source]) this.setLayers(source, this._layers[source]);
     this.negotiate();
+  }
+
+  /**
+   * salon says which simulcast layers (RIDs) of a source someone receives:
+   * the others stop encoding, which spares this machine's CPU and uplink.
+   */
+  async setLayers(source, active) {
+    if (!Array.isArray(active)) return;
+    this._layers[source] = active;
+    const entry = this._entries.find((e) => e.source === source);
+    if (!entry) return;
+    const sender = entry.transceiver.sender;
+    const params = sender.getParameters();
+    if (!params.encodings || params.encodings.length < 2) return;
+    let changed = false;
+    for (const enc of params.encodings) {
+      const on = active.includes(enc.rid);
+      if (enc.active !== on) {
+        enc.active = on;
+        changed = true;
+      }
+    }
+    if (changed) await sender.setParameters(params).catch(() => {});
   }
 
   /** Keep publishing `source` but send nothing (camera off): no renegotiation. */
@@ -322,7 +350,7 @@ export class MediaPeers {
     const out = {};
     const entry = (id) => {
       out[id] ||= {
-        videoFramesDecoded: 0, videoBytesReceived: 0,
+        videoFramesDecoded: 0, videoBytesReceived: 0, videoWidth: 0, videoHeight: 0,
         audioBytesReceived: 0, audioPacketsReceived: 0,
         screenFramesDecoded: 0, screenBytesReceived: 0,
       };
@@ -356,6 +384,8 @@ export class MediaPeers {
       } else if (info.source === 'camera') {
         s.videoFramesDecoded += frames;
         s.videoBytesReceived += bytes;
+        s.videoWidth = r.frameWidth || s.videoWidth;
+        s.videoHeight = r.frameHeight || s.videoHeight;
       } else {
         s.screenFramesDecoded += frames;
         s.screenBytesReceived += bytes;
@@ -391,4 +421,29 @@ function validTracks(tracks) {
     }
   }
   return out;
+}
+
+/**
+ * The camera's simulcast layers, lowest first: salon forwards each receiver
+ * the one that fits its tile and its bandwidth. The RIDs are the ones salon
+ * names in its "layers" messages.
+ */
+function cameraLayers() {
+  return [
+    { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000, maxFramerate: 15 },
+    { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+    { rid: 'f', maxBitrate: 1_500_000 },
+  ];
+}
+
+/** Send audio as RED (RFC 2198, redundant Opus) where the browser offers it. */
+function preferRED(transceiver) {
+  try {
+    const caps = RTCRtpSender.getCapabilities && RTCRtpSender.getCapabilities('audio');
+    if (!caps || typeof transceiver.setCodecPreferences !== 'function') return;
+    const red = caps.codecs.filter((c) => c.mimeType.toLowerCase() === 'audio/red');
+    if (!red.length) return;
+    const rest = caps.codecs.filter((c) => c.mimeType.toLowerCase() !== 'audio/red');
+    transceiver.setCodecPreferences([...red, ...rest]);
+  } catch { /* keep the browser's order */ }
 }

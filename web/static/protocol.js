@@ -14,6 +14,9 @@
 //   participant-left    {id, reason, participant}
 //   track               {participant, source, track, stream, receiver, mid}
 //   track-removed       {participant, source, track, stream, mid}
+//   speakers            {speakers}: ids of who speaks now, loudest first
+//   paused              {tracks}: [{participant, source, reason}] videos salon
+//                       does not send now ("hidden", "last-n", "bandwidth")
 //   error               {code, message, fatal, ref, error}
 //
 // Error messages are English; a UI localizes by `code`.
@@ -182,6 +185,17 @@ export class SalonConnection extends EventTarget {
     for (const [source, track] of this._local) this._applyMute(source, track);
     if (this.self) Object.assign(this.self, this._muted);
     if (this._phase === 'joined') this._send({ type: 'update', ...this._muted });
+  }
+
+  /**
+   * Tell salon how the page shows others' video: tracks is a list of
+   * {participant, source, width, height, visible} with sizes in device
+   * pixels. salon sends each the layer that fills its tile, and nothing to
+   * hidden ones. Kept and sent again after a reconnect.
+   */
+  setView(tracks) {
+    this._view = Array.isArray(tracks) ? tracks.slice(0, 256) : [];
+    if (this._phase === 'joined') this._send({ type: 'view', tracks: this._view });
   }
 
   /** Change one's display name. */
@@ -430,6 +444,15 @@ export class SalonConnection extends EventTarget {
       case 'participant-left': this._removeParticipant(msg.id, msg.reason || 'left'); break;
       case 'error': this._onServerError(sock, msg); break;
       case 'bye': this._onBye(sock, msg); break;
+      case 'layers':
+        if (this._media && typeof msg.source === 'string') this._media.setLayers(msg.source, msg.active);
+        break;
+      case 'speakers':
+        if (Array.isArray(msg.speakers)) this._emit('speakers', { speakers: msg.speakers.filter((id) => typeof id === 'string') });
+        break;
+      case 'paused':
+        if (Array.isArray(msg.tracks)) this._emit('paused', { tracks: msg.tracks.filter((x) => x && typeof x === 'object') });
+        break;
       default: break; // pong, and types of later versions
     }
   }
@@ -490,6 +513,8 @@ export class SalonConnection extends EventTarget {
     }
     this._setState('connected');
     this._emit('joined', { ...this._joinedDetail(), resumed, rejoined });
+
+    if (this._view && this._view.length) this._sendOn(sock, { type: 'view', tracks: this._view });
 
     // Tracks published while the socket was down (or before join) go out now.
     for (const [source, track] of this._local) {

@@ -253,7 +253,11 @@ async function enterRoom() {
   if (ui.view !== 'room') setView('loading', t('joining'));
   moveDeviceSettings($('settings-slot'));
   if (!ui.grid) {
-    ui.grid = new Grid($('grid'), { t, onAudioBlocked: () => { $('audio-blocked').hidden = false; } });
+    ui.grid = new Grid($('grid'), {
+      t,
+      onAudioBlocked: () => { $('audio-blocked').hidden = false; },
+      onView: (views) => { if (ui.connection) ui.connection.setView(views); },
+    });
     ui.grid.setSinkId(ui.media.speakerId);
   }
   $('toggle-screen').disabled = !screenShareSupported();
@@ -309,6 +313,8 @@ function wireConnection(conn) {
     if (participant) announce(t('announce.left', { name: participant.name }));
     updateCount();
   });
+  on('speakers', ({ speakers }) => ui.grid.setActiveSpeakers(speakers));
+  on('paused', ({ tracks }) => ui.grid.setPaused(tracks));
   on('track', ({ participant, source, track, receiver }) => {
     if (participant === ui.selfId) return;
     ui.grid.setTrack(participant, source, track, receiver);
