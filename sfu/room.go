@@ -112,6 +112,9 @@ func (r *Room) snapshot() ([]*Peer, []*Publication) {
 func (r *Room) announceSpeakers(ids []string) {
 	r.sfu.metrics.speakerFlips.Inc()
 	peers, _ := r.snapshot()
+	if ids == nil {
+		ids = []string{} // nobody: an empty list, not null
+	}
 	for _, p := range peers {
 		p.events.Speakers(slices.Clone(ids))
 	}

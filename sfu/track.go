@@ -327,6 +327,7 @@ type binding struct {
 	rtxPT   uint8
 	writer  webrtc.TrackLocalWriter
 	audio   bool
+	unRED   bool // the publisher sends RED, this subscriber takes plain Opus
 
 	// target is the layer the allocator wants this subscriber to receive;
 	// -1 pauses it. Forwarding switches to it on the layer's next keyframe.
@@ -409,6 +410,13 @@ func (b *binding) forward(l *layer, hdr *rtp.Header, payload []byte, f *frame, n
 		}
 	}
 	b.mu.Unlock()
+	if b.unRED {
+		primary, ok := redPrimary(payload)
+		if !ok {
+			return 0
+		}
+		payload = primary
+	}
 	inSeq, inTS := hdr.SequenceNumber, hdr.Timestamp
 	hdr.SequenceNumber, hdr.Timestamp, hdr.SSRC, hdr.PayloadType = seq, ts, b.ssrc, b.pt
 	n, err := b.writer.WriteRTP(hdr, payload)
@@ -503,10 +511,17 @@ func (t *downTrack) Kind() webrtc.RTPCodecType { return t.kind }
 func (t *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
 	codecs := ctx.CodecParameters()
 	codec, ok := matchCodec(t.codec, codecs)
+	unRED := false
+	if !ok && strings.EqualFold(t.codec.MimeType, mimeTypeRED) {
+		// A receiver without RED gets the primary Opus data.
+		codec, ok = matchCodec(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, codecs)
+		unRED = true
+	}
 	if !ok {
 		return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
 	}
 	b := newBinding(ctx.ID(), uint32(ctx.SSRC()), uint8(codec.PayloadType), ctx.WriteStream(), t.kind == webrtc.RTPCodecTypeAudio)
+	b.unRED = unRED
 	if rtx := uint32(ctx.SSRCRetransmission()); rtx != 0 {
 		if pt, ok := rtxPayloadType(codecs, codec.PayloadType); ok {
 			b.rtxSSRC, b.rtxPT = rtx, pt
