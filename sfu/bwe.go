@@ -69,8 +69,8 @@ type estimator struct {
 	probeEnd     time.Time
 	nextProbe    time.Time
 	probeBackoff time.Duration
-	lastLoss   float64
-	lastUpdate time.Time
+	lastLoss     float64
+	lastUpdate   time.Time
 }
 
 type delaySample struct {

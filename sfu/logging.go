@@ -41,8 +41,12 @@ func (l pionLogger) logf(level slog.Level, format string, args ...any) {
 
 func (l pionLogger) Trace(msg string)                  { l.log(levelTrace, msg) }
 func (l pionLogger) Tracef(format string, args ...any) { l.logf(levelTrace, format, args...) }
-func (l pionLogger) Debug(msg string)                  { l.log(slog.LevelDebug, msg) }
-func (l pionLogger) Debugf(format string, args ...any) { l.logf(slog.LevelDebug, format, args...) }
+
+// pion's debug lines go to trace as well: some format live structs with
+// %+v (a new track while its RTX stream is being attached), which races,
+// and they are too detailed for salon's debug level anyway.
+func (l pionLogger) Debug(msg string)                  { l.log(levelTrace, msg) }
+func (l pionLogger) Debugf(format string, args ...any) { l.logf(levelTrace, format, args...) }
 
 // pion's info lines are about single connections ("ICE connection state
 // changed") and would drown an operator's log; salon logs what matters

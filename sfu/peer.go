@@ -80,7 +80,7 @@ type Peer struct {
 	pub    *webrtc.PeerConnection
 	sub    *webrtc.PeerConnection
 	ops    *opQueue
-	alloc  allocation // what the subscriber receives and how it shows it
+	alloc  allocation     // what the subscriber receives and how it shows it
 	bwe    *twccExtension // the subscribe connection's sequence stamper and bandwidth estimate
 
 	closeOnce sync.Once

@@ -33,10 +33,10 @@ type serveConfig struct {
 	LogLevel       slog.Level
 	LogFormat      string
 	ReconnectGrace time.Duration
-	SMTP           string // relay URL; "" keeps mail in the local mailbox
-	MailFrom       string // salon's sender address; "" derives salon@<public host>
-	InboundListen  string // SMTP/LMTP listener for iMIP replies; "" is off
-	Redis          string // live room state: "" in memory, or a redis:// URL
+	SMTP           string  // relay URL; "" keeps mail in the local mailbox
+	MailFrom       string  // salon's sender address; "" derives salon@<public host>
+	InboundListen  string  // SMTP/LMTP listener for iMIP replies; "" is off
+	Redis          string  // live room state: "" in memory, or a redis:// URL
 	JoinRate       float64 // join tokens per second per client address
 	JoinBurst      int     // join tokens one address may take at once
 	LastN          int     // most videos one participant receives; 0: no limit
