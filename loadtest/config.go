@@ -61,6 +61,11 @@ type Config struct {
 	KeyframeInterval time.Duration
 	AudioKbps        int
 
+	// CongestionFeedback makes receivers send transport-wide congestion
+	// control feedback, as browsers do; salon estimates their bandwidth
+	// from it.
+	CongestionFeedback bool
+
 	// ServerPID, when set, is where salon's CPU time and memory are read
 	// (/proc); otherwise they come from {URL}/metrics.
 	ServerPID int
@@ -79,7 +84,7 @@ func DefaultConfig() Config {
 		Duration: 30 * time.Second, Warmup: 10 * time.Second, JoinTimeout: 20 * time.Second,
 		Seed: 1, TileWidth: 640, TileHeight: 360,
 		Simulcast: true, Width: 640, Height: 360, FPS: 30, VideoKbps: 800,
-		KeyframeInterval: 3 * time.Second, AudioKbps: 32,
+		KeyframeInterval: 3 * time.Second, AudioKbps: 32, CongestionFeedback: true,
 	}
 }
 
@@ -130,6 +135,7 @@ func ParseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.IntVar(&cfg.VideoKbps, "video-kbps", cfg.VideoKbps, "bitrate of the full video layer in kbit/s (h gets 3/8 of it, q 1/8)")
 	fs.DurationVar(&cfg.KeyframeInterval, "keyframe-interval", cfg.KeyframeInterval, "time between periodic keyframes (more are sent on PLI/FIR)")
 	fs.IntVar(&cfg.AudioKbps, "audio-kbps", cfg.AudioKbps, "Opus bitrate in kbit/s (20 ms frames)")
+	fs.BoolVar(&cfg.CongestionFeedback, "congestion-feedback", cfg.CongestionFeedback, "receivers send transport-wide congestion control feedback (salon estimates their bandwidth from it); false: none, and salon makes no estimate")
 	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "read salon's CPU time and memory from /proc/PID (default: scrape {url}/metrics)")
 	fs.BoolVar(&cfg.Loopback, "loopback", false, "gather ICE candidates on loopback only (UDP4, no mDNS), for loopback-only network namespaces")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON")

@@ -179,7 +179,7 @@ func TestReceiverFirstFramesAndPLI(t *testing.T) {
 	var plis int
 	for _, b := range stream(t, 3, false, 100) {
 		now += int64(10 * time.Millisecond)
-		if tr.packet(b, now, phaseWarmup).askKeyframe {
+		if tr.packet(b, now, phaseWarmup, 0).askKeyframe {
 			plis++
 		}
 	}
@@ -189,7 +189,7 @@ func TestReceiverFirstFramesAndPLI(t *testing.T) {
 	}
 	for _, b := range stream(t, 3, true, 200) {
 		now += int64(10 * time.Millisecond)
-		if tr.packet(b, now, phaseWindow).askKeyframe {
+		if tr.packet(b, now, phaseWindow, 0).askKeyframe {
 			plis++
 		}
 	}
@@ -209,7 +209,7 @@ func TestReceiverKeyframeWithAHoleIsNotDecodable(t *testing.T) {
 		if i == 1 {
 			continue // lost
 		}
-		tr.packet(b, int64(time.Second)+int64(i), phaseWarmup)
+		tr.packet(b, int64(time.Second)+int64(i), phaseWarmup, 0)
 	}
 	if p.firstKeyframe.Load() != 0 || p.firstFrame.Load() == 0 {
 		t.Errorf("a keyframe missing a packet counted as decodable")
@@ -247,7 +247,7 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 	clock := int64(time.Second)
 	if n := testing.AllocsPerRun(len(pkts)-1, func() {
 		clock += int64(11 * time.Millisecond)
-		tr.packet(pkts[i%len(pkts)], clock, phaseWindow)
+		tr.packet(pkts[i%len(pkts)], clock, phaseWindow, 0)
 		i++
 	}); n != 0 {
 		t.Errorf("a received packet allocates %v times", n)

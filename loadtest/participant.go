@@ -191,7 +191,7 @@ func (p *participant) run(ctx context.Context) {
 	}
 	p.sig = sig
 	defer p.teardown()
-	p.sub, err = r.webrtc.NewPeerConnection(pcConfig)
+	p.sub, err = r.webrtc.subscribe.NewPeerConnection(pcConfig)
 	if err != nil {
 		p.fail("webrtc", err)
 		return
@@ -345,7 +345,7 @@ func (p *participant) handle(m serverMsg) {
 // its simulcast encodings, one offer naming their sources.
 func (p *participant) publish() error {
 	r := p.r
-	pc, err := r.webrtc.NewPeerConnection(pcConfig)
+	pc, err := r.webrtc.publish.NewPeerConnection(pcConfig)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ func simulcastOffer(t *testing.T) string {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Loopback = true
-	api, err := newAPI(&cfg, slog.New(slog.DiscardHandler))
+	api, err := newAPI(&cfg, slog.New(slog.DiscardHandler), true)
 	if err != nil {
 		t.Fatal(err)
 	}

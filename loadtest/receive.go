@@ -79,7 +79,7 @@ func (t *recvTrack) read(remote *webrtc.TrackRemote, pc *webrtc.PeerConnection, 
 			t.dropped++
 			continue
 		}
-		ev := t.packet(buf[:n], now, r.phase.Load())
+		ev := t.packet(buf[:n], now, r.phase.Load(), r.windowStart.Load())
 		if ev.froze {
 			t.owner.log.Debug("freeze", "from", t.ref.Participant, "source", t.ref.Source,
 				"gap", time.Duration(now-t.freeze.prev).Round(time.Millisecond), "at", time.Duration(now).Round(time.Millisecond))
@@ -97,8 +97,9 @@ type packetEvents struct {
 }
 
 // packet accounts for one RTP packet read at now (ns since the run
-// began) in the given window phase. It allocates nothing.
-func (t *recvTrack) packet(b []byte, now int64, phase int32) (ev packetEvents) {
+// began) in the given window phase; the window began at windowStart. It
+// allocates nothing.
+func (t *recvTrack) packet(b []byte, now int64, phase int32, windowStart int64) (ev packetEvents) {
 	start, end, ok := rtpPayloadOffset(b)
 	if !ok {
 		return ev
@@ -151,7 +152,7 @@ func (t *recvTrack) packet(b []byte, now int64, phase int32) (ev packetEvents) {
 	if phase == phaseWindow {
 		t.frames++
 	}
-	ev.froze = t.freeze.frame(now, phase == phaseWindow && t.visible)
+	ev.froze = t.freeze.frame(now, phase == phaseWindow && t.visible, windowStart)
 	// A frame before any keyframe cannot be decoded: the browser's
 	// decoder would ask for a keyframe.
 	if !t.decoded && now-t.lastPLI >= int64(pliEvery) {

@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/pion/webrtc/v4"
 )
 
 // Options carries what Run needs besides its Config.
@@ -32,10 +30,11 @@ type runner struct {
 	cfg    Config
 	log    *slog.Logger
 	http   *httpAPI
-	webrtc *webrtc.API
+	webrtc webrtcAPIs
 	start  time.Time
 
 	phase       atomic.Int32
+	windowStart atomic.Int64 // runner.now() when the window began
 	viewRefused atomic.Bool
 }
 
@@ -60,7 +59,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Report, error) {
 		tr.MaxIdleConnsPerHost = 256
 		client = &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	}
-	api, err := newAPI(&cfg, log)
+	api, err := newAPIs(&cfg, log)
 	if err != nil {
 		return nil, fmt.Errorf("set up WebRTC: %w", err)
 	}
@@ -128,6 +127,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Report, error) {
 	}
 	s0, err0 := probe.sample(ctx)
 	self0 := selfCPU()
+	r.windowStart.Store(r.now())
 	r.phase.Store(phaseWindow)
 	windowStart := time.Now()
 	log.Info("measuring", "window", cfg.Duration)

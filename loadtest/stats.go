@@ -174,9 +174,10 @@ type freezeDetector struct {
 	total int64 // ns
 }
 
-// frame records a complete frame at now (ns since any fixed origin, > 0);
-// a freeze that ends at this frame is counted only when measure is set.
-func (f *freezeDetector) frame(now int64, measure bool) bool {
+// frame records a complete frame at now (ns since any fixed origin, > 0).
+// A freeze that ends at this frame is counted only when measure is set,
+// and only its part after from (the start of the measurement window).
+func (f *freezeDetector) frame(now int64, measure bool, from int64) bool {
 	if f.last == 0 {
 		f.last = now
 		return false
@@ -188,7 +189,7 @@ func (f *freezeDetector) frame(now int64, measure bool) bool {
 		mean := f.sum / int64(f.n)
 		if gap > max(3*mean, mean+int64(150*time.Millisecond)) && measure {
 			f.count++
-			f.total += gap
+			f.total += min(gap, now-from)
 			froze = true
 		}
 	}

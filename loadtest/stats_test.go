@@ -123,10 +123,10 @@ func TestFreezeDetector(t *testing.T) {
 	run := func(gaps []int64, measure bool) freezeDetector {
 		var f freezeDetector
 		now := int64(time.Second)
-		f.frame(now, measure)
+		f.frame(now, measure, 0)
 		for _, g := range gaps {
 			now += g
-			f.frame(now, measure)
+			f.frame(now, measure, 0)
 		}
 		return f
 	}
@@ -159,6 +159,19 @@ func TestFreezeDetector(t *testing.T) {
 			t.Errorf("%s: %d freezes, %v in all; want %d, %v", tc.name, f.count, time.Duration(f.total), tc.count, tc.total)
 		}
 	}
+	// A freeze that began before the window counts from the window's start.
+	var f freezeDetector
+	now := int64(time.Second)
+	for range 20 {
+		now += frame
+		f.frame(now, false, 0)
+	}
+	windowStart := now + int64(100*time.Millisecond)
+	now += int64(time.Second)
+	if !f.frame(now, true, windowStart) || time.Duration(f.total) != 900*time.Millisecond {
+		t.Errorf("a 1 s freeze of which 900 ms in the window: %v", time.Duration(f.total))
+	}
+
 	// At 5 fps (200 ms frames) the threshold is three frames: 600 ms.
 	slow := make([]int64, 20)
 	for i := range slow {

@@ -16,14 +16,30 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// newAPI builds the WebRTC stack every simulated participant shares. It
-// offers what Chrome offers for the codecs salon forwards (Opus, VP8), the
-// header extensions simulcast and speaker detection need (mid, rid,
-// repaired rid, audio level, transport-wide sequence numbers) and the
-// feedback a browser sends: NACKs, PLIs, receiver reports and transport-wide
-// congestion control feedback. Publishers keep no retransmission buffer:
-// what --loss drops stays lost.
-func newAPI(cfg *Config, log *slog.Logger) (*webrtc.API, error) {
+// webrtcAPIs are the WebRTC stacks every simulated participant shares: one
+// for publish connections, one for subscribe connections.
+type webrtcAPIs struct {
+	publish, subscribe *webrtc.API
+}
+
+func newAPIs(cfg *Config, log *slog.Logger) (webrtcAPIs, error) {
+	pub, err := newAPI(cfg, log, true)
+	if err != nil {
+		return webrtcAPIs{}, err
+	}
+	sub, err := newAPI(cfg, log, false)
+	return webrtcAPIs{publish: pub, subscribe: sub}, err
+}
+
+// newAPI builds one WebRTC stack. It offers what Chrome offers for the
+// codecs salon forwards (Opus, VP8), the header extensions simulcast and
+// speaker detection need (mid, rid, repaired rid, audio level) and the
+// feedback a browser sends: NACKs, PLIs, receiver reports and, unless
+// --congestion-feedback=false, transport-wide sequence numbers on what
+// publishers send and transport-wide congestion feedback on what
+// subscribers receive. Publishers keep no retransmission buffer: what
+// --loss drops stays lost.
+func newAPI(cfg *Config, log *slog.Logger, publish bool) (*webrtc.API, error) {
 	lf := pionLoggerFactory{log: log}
 	me := &webrtc.MediaEngine{}
 	videoFB := []webrtc.RTCPFeedback{
@@ -39,6 +55,15 @@ func newAPI(cfg *Config, log *slog.Logger) (*webrtc.API, error) {
 			RTCPFeedback: []webrtc.RTCPFeedback{{Type: webrtc.TypeRTCPFBTransportCC}}}}},
 		{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{PayloadType: 96, RTPCodecCapability: webrtc.RTPCodecCapability{
 			MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFB}}},
+	}
+	if !publish {
+		// Receivers take retransmissions and salon's bandwidth probes on an
+		// RTX stream (RFC 4588), as Chrome does. Publishers resend nothing.
+		codecs = append(codecs, struct {
+			kind webrtc.RTPCodecType
+			c    webrtc.RTPCodecParameters
+		}{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{PayloadType: 97, RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: "apt=96"}}})
 	}
 	for _, c := range codecs {
 		if err := me.RegisterCodec(c.c, c.kind); err != nil {
@@ -73,12 +98,18 @@ func newAPI(cfg *Config, log *slog.Logger) (*webrtc.API, error) {
 		return nil, err
 	}
 	// Transport-wide sequence numbers on what publishers send, and feedback
-	// on what receivers get, as browsers do; salon pays for both.
-	if err := webrtc.ConfigureTWCCHeaderExtensionSender(me, ir); err != nil {
-		return nil, err
-	}
-	if err := webrtc.ConfigureTWCCSenderWithOptions(me, ir, twcc.WithLoggerFactory(lf)); err != nil {
-		return nil, err
+	// on what receivers get, as browsers do; salon pays for both, and
+	// estimates each subscriber's bandwidth from the feedback. Without the
+	// header extension on the subscribe side salon makes no estimate.
+	switch {
+	case publish:
+		if err := webrtc.ConfigureTWCCHeaderExtensionSender(me, ir); err != nil {
+			return nil, err
+		}
+	case cfg.CongestionFeedback:
+		if err := webrtc.ConfigureTWCCSenderWithOptions(me, ir, twcc.WithLoggerFactory(lf)); err != nil {
+			return nil, err
+		}
 	}
 
 	se := webrtc.SettingEngine{LoggerFactory: lf}
