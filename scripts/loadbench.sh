@@ -63,6 +63,8 @@ if [ -z "$machine" ]; then
 	machine="${cpu:-unknown CPU}, $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(go version | cut -d' ' -f3-4), $(uname -sr)"
 fi
 
+rev=${SALON_REV:-$(git describe --tags --always --dirty 2>/dev/null || echo unknown)}
+
 echo "== load scenarios: build" >&2
 go build -o "$work/salon" ./cmd/salon
 
@@ -85,7 +87,7 @@ scenarios=(
 
 serve_cmd='taskset -c 0 salon serve --rtc-loopback --rtc-listen-ip 127.0.0.1 --join-rate 1000 --join-burst 1000 --log-level warn --data TMP --listen 127.0.0.1:8080 --rtc-udp-port 7882'
 lt_cmd='taskset -c 1 salon loadtest --url http://127.0.0.1:8080 --rooms 1 --user bench --password … --server-pid PID --loopback --json'
-MACHINE="$machine" SERVE_CMD="$serve_cmd" LT_CMD="$lt_cmd" python3 - "$work" "${scenarios[@]}" >"$out" <<'PY'
+MACHINE="$machine" REV="$rev" SERVE_CMD="$serve_cmd" LT_CMD="$lt_cmd" python3 - "$work" "${scenarios[@]}" >"$out" <<'PY'
 import json, math, os, sys
 
 work, args = sys.argv[1], sys.argv[2:]
@@ -115,6 +117,7 @@ print("`--duration` in FLAGS).")
 print("Subscribers report 640x360 tiles, all visible; one audio publisher per room speaks.")
 print()
 print("- machine: " + os.environ["MACHINE"])
+print("- salon built from: " + os.environ["REV"])
 print("- salon: `" + os.environ["SERVE_CMD"] + "`")
 print("- load tester: `" + os.environ["LT_CMD"] + " FLAGS`, FLAGS per scenario below")
 print("- server CPU is utime + stime of the salon process over the window, divided by the RTP packets")
