@@ -318,6 +318,13 @@ func (p *Peer) allocate(now int64, recent map[string]int, lastN int, m *metrics)
 		}
 	}
 
+	// Nothing flowing means no feedback: let the estimate recover.
+	if budget > 0 && have == 0 && want > 0 && len(p.alloc.audioPubs()) == 0 {
+		if e := p.bwe.estimator(); e != nil {
+			e.starved(time.Unix(0, now))
+		}
+	}
+
 	var paused map[TrackRef]string
 	for i := range items {
 		w := &items[i]

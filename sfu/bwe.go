@@ -23,7 +23,9 @@ import (
 //
 // It then moves the estimate the way send-side congestion controllers do:
 // down to 85 % of the acknowledged rate when the queue grows over three
-// reports in a row (or passes 300 ms) or loss passes 10 %, up by 10 % a second while the path is clean, slowly near the rate
+// reports in a row (or passes 300 ms), down by half the loss rate when
+// loss passes 10 % over a second or a hundred packets, held between 2 and
+// 10 % loss, up by 10 % a second while the path is clean, slowly near the rate
 // that last congested it, and never above twice the acknowledged rate (plus
 // headroom) so that it only grows as fast as salon can prove the path: the
 // allocator upgrades a layer when the estimate allows it, which sends more
@@ -61,6 +63,9 @@ type estimator struct {
 	growing    int // reports in a row with a growing queue
 	offset     int64
 	haveOffset bool
+	winLost    int
+	winTotal   int
+	winFrom    time.Time
 
 	// A probe: salon sends extra (duplicate) packets up to probeTarget
 	// until probeEnd; if the path shows no congestion meanwhile, the
@@ -94,6 +99,21 @@ func (e *estimator) estimate() float64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.est
+}
+
+// starved is called when salon sends a subscriber nothing it could get
+// feedback on (every video paused for bandwidth, no audio): without
+// packets there is no feedback and the estimate would never move again.
+// After two silent seconds it grows a quarter a second, so the lowest
+// layer is tried again and real feedback takes over.
+func (e *estimator) starved(now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.lastUpdate.IsZero() || now.Sub(e.lastUpdate) < 2*time.Second || now.Sub(e.lastRaise) < time.Second {
+		return
+	}
+	e.est = min(e.est*1.25, bweMax)
+	e.lastRaise = now
 }
 
 // feedback folds one transport-cc feedback packet into the estimate.
@@ -182,8 +202,20 @@ func (e *estimator) feedback(fb *rtcp.TransportLayerCC, now time.Time) {
 
 func (e *estimator) update(now time.Time, received, lost, bytes int, firstRecv, lastRecv int64,
 	minDelay, sumDelay time.Duration) {
-	loss := float64(lost) / float64(received+lost)
-	e.lastLoss = loss
+	// Loss is judged over at least 100 packets or a second: one lost
+	// packet in a report of six is not 17 % loss.
+	e.winLost += lost
+	e.winTotal += received + lost
+	if e.winFrom.IsZero() {
+		e.winFrom = now
+	}
+	lossFresh := false
+	if e.winTotal >= 100 || now.Sub(e.winFrom) >= time.Second {
+		e.lastLoss = float64(e.winLost) / float64(e.winTotal)
+		e.winLost, e.winTotal, e.winFrom = 0, 0, now
+		lossFresh = true
+	}
+	loss := e.lastLoss
 
 	// The acknowledged rate over windows of at least half a second.
 	e.ackBytes += bytes
@@ -233,7 +265,9 @@ func (e *estimator) update(now time.Time, received, lost, bytes int, firstRecv, 
 	}
 	e.lastUpdate = now
 
-	congested := loss > 0.1 || queue > 300*time.Millisecond || e.growing >= 3
+	delayed := queue > 300*time.Millisecond || e.growing >= 3
+	lossy := lossFresh && loss > 0.1
+	congested := delayed || lossy
 	if e.probeTarget > 0 {
 		switch {
 		case congested:
@@ -257,13 +291,17 @@ func (e *estimator) update(now time.Time, received, lost, bytes int, firstRecv, 
 		}
 		e.lastDrop = now
 		e.congested, e.congestAt = e.est, now
-		// What got through is what the path carries now.
+		// A filling queue: what got through is what the path carries.
+		// Loss alone (a lossy radio link drops without queueing): back off
+		// by half the loss rate.
 		target := e.est * (1 - 0.5*loss)
-		if e.acked > 0 {
+		if delayed && e.acked > 0 {
 			target = min(e.est, 0.85*e.acked)
 		}
 		e.est = max(target, bweMin)
-	case loss < 0.02 && queue < 25*time.Millisecond:
+	case loss > 0.02:
+		// Between 2 and 10 % loss: hold.
+	case queue < 25*time.Millisecond:
 		if now.Sub(e.lastDrop) < time.Second {
 			return // let the queue drain first
 		}

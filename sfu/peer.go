@@ -473,8 +473,12 @@ func (p *Peer) readSenderRTCP(sender *webrtc.RTPSender, pub *Publication) {
 				if b == nil {
 					continue
 				}
+				now := time.Now().UnixNano()
 				for _, pair := range pkt.Nacks {
 					pair.Range(func(seq uint16) bool {
+						if !b.shouldResend(seq, now) {
+							return true
+						}
 						if n, found := pub.retransmit(seq, b, buf); !found {
 							m.nackMissed.Inc()
 						} else if n > 0 {

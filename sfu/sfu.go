@@ -291,7 +291,10 @@ func newMediaEngine(lf pionLoggerFactory, bwe *bweRegistry) (*webrtc.MediaEngine
 	}
 
 	ir := &interceptor.Registry{}
-	gen, err := nack.NewGeneratorInterceptor(nack.WithGeneratorLoggerFactory(lf))
+	// A lost packet is asked for a few times, not every 100 ms until it
+	// leaves the window: the repair may itself be lost, but a publisher
+	// must not be flooded.
+	gen, err := nack.NewGeneratorInterceptor(nack.WithGeneratorLoggerFactory(lf), nack.GeneratorMaxNacksPerPacket(3))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -343,7 +343,32 @@ type binding struct {
 	lastTL0   uint8
 	lastWrite int64
 	rtxSeq    uint16
+	resent    [64]resend // recent retransmissions, by sequence number
 	sent      atomic.Uint64 // bytes written, for the allocator's view of the link
+}
+
+// resend remembers one retransmission to a subscriber.
+type resend struct {
+	seq uint16
+	at  int64
+}
+
+// resendInterval is the shortest time between two retransmissions of one
+// packet to one subscriber: a browser NACKs again before the first repair
+// could arrive.
+const resendInterval = 100 * time.Millisecond
+
+// shouldResend says whether packet out may be sent again now, and notes
+// that it is.
+func (b *binding) shouldResend(out uint16, now int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r := &b.resent[out%uint16(len(b.resent))]
+	if r.seq == out && r.at != 0 && now-r.at < int64(resendInterval) {
+		return false
+	}
+	r.seq, r.at = out, now
+	return true
 }
 
 // munger maps one layer's sequence numbers, timestamps and VP8 picture
