@@ -329,6 +329,12 @@ func (p *Peer) allocate(now int64, recent map[string]int, lastN int, m *metrics)
 	for i := range items {
 		w := &items[i]
 		prev := w.b.target.Swap(int32(w.layer))
+		// Still waiting for the keyframe of a switch: ask again. A
+		// publisher may ignore a request right after its last keyframe,
+		// and VP8 encoders send none by themselves.
+		if int(prev) == w.layer && w.b.switchPending() {
+			w.pub.requestKeyframe(w.layer, m)
+		}
 		if int(prev) != w.layer {
 			m.switches.Inc()
 			p.log.Debug("layer chosen", "from", w.ref.Participant, "source", w.ref.Source, "layer", w.layer, "was", prev, "desired", w.desired, "reason", w.reason)

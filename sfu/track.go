@@ -1,6 +1,8 @@
 package sfu
 
 import (
+	"context"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -405,6 +407,10 @@ func (b *binding) forward(l *layer, hdr *rtp.Header, payload []byte, f *frame, n
 			return 0
 		}
 		b.switchTo(idx, hdr, f, now, l.pub.clock)
+		if l.pub.peer != nil && l.pub.peer.log.Enabled(context.Background(), slog.LevelDebug) {
+			l.pub.peer.log.Debug("subscriber switched layer", "binding", b.id, "layer", idx, "seq", hdr.SequenceNumber,
+				"pid", f.vp8.pictureID, "tl0", f.vp8.tl0PicIdx, "out_seq", b.cur.fromOut)
+		}
 	} else if b.target.Load() < 0 {
 		b.current = -1
 		b.mu.Unlock()
@@ -503,6 +509,15 @@ func (b *binding) currentLayer() int {
 		return int(b.current)
 	}
 	return int(b.target.Load())
+}
+
+// switchPending says whether the subscriber waits for a keyframe to move to
+// its target layer.
+func (b *binding) switchPending() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t := b.target.Load()
+	return t >= 0 && b.current != t
 }
 
 // nextRTXSeq numbers the subscriber's retransmission stream.

@@ -294,8 +294,18 @@ func (b *busConn) publish(e envelope) error {
 	return b.bus.Publish(ctx, sessTopic(b.sid), msg)
 }
 
+// WriteMessage sends a frame to the front. When nobody hears the socket's
+// topic the front's pipe is gone: either its "closed" is on the way, or the
+// front died and watchFronts ends the socket once its lease runs out (the
+// participant leaves at once, as when a page closes). Failing the write
+// here instead would keep the participant's place for the reconnect
+// grace, though nobody can come back through a dead front.
 func (b *busConn) WriteMessage(_ int, data []byte) error {
-	return b.publish(envelope{T: "frame", D: string(data)})
+	err := b.publish(envelope{T: "frame", D: string(data)})
+	if errors.Is(err, roomstate.ErrNoSubscriber) {
+		return nil
+	}
+	return err
 }
 
 // WriteControl passes a close on to the front; pings are the front's own

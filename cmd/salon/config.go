@@ -40,6 +40,7 @@ type serveConfig struct {
 	JoinRate       float64 // join tokens per second per client address
 	JoinBurst      int     // join tokens one address may take at once
 	LastN          int     // most videos one participant receives; 0: no limit
+	DebugListen    string  // pprof listener; "" is off
 }
 
 // parseServeFlags reads flags, then SALON_* variables for flags not given on
@@ -68,6 +69,7 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 		joinRate   = fs.Float64("join-rate", 2, "join tokens per second one client address may take after its burst")
 		joinBurst  = fs.Int("join-burst", 60, "join tokens one client address may take at once (offices behind one address)")
 		lastN      = fs.Int("last-n", 25, "most videos one participant receives at once, the latest speakers first; 0 means no limit")
+		debugLis   = fs.String("debug-listen", "", "serve Go's profiler (/debug/pprof/) on this address, such as 127.0.0.1:6060; keep it private (default: off)")
 		inbound    = fs.String("inbound-listen", "", "receive iMIP replies from the mail server: smtp://127.0.0.1:2525, lmtp://127.0.0.1:2424 or lmtp+unix:///path (default: off)")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -101,7 +103,7 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 		Listen: *listen, Data: *data, DB: *dbURL, RTCUDPPort: *udpPort, RTCListenIP: *rtcListen,
 		RTCLoopback: *rtcLoop, RTCTCP: *rtcTCP, RTCIPv6: *rtcIPv6, LogFormat: *logFormat, ReconnectGrace: *reconGrace,
 		SMTP: *smtpURL, MailFrom: *mailFrom, InboundListen: *inbound, Redis: *redisURL,
-		JoinRate: *joinRate, JoinBurst: *joinBurst, LastN: *lastN,
+		JoinRate: *joinRate, JoinBurst: *joinBurst, LastN: *lastN, DebugListen: *debugLis,
 	}
 	_, port, err := net.SplitHostPort(cfg.Listen)
 	if err != nil {
@@ -156,6 +158,11 @@ func (cfg *serveConfig) validateRest(rtcIP, rtcIfaces, logLevel string) error {
 	}
 	if cfg.JoinBurst < 1 || cfg.JoinBurst > 100000 {
 		return fmt.Errorf("invalid --join-burst %d: must be from 1 to 100000", cfg.JoinBurst)
+	}
+	if cfg.DebugListen != "" {
+		if _, _, err := net.SplitHostPort(cfg.DebugListen); err != nil {
+			return fmt.Errorf("invalid --debug-listen %q: want host:port, like 127.0.0.1:6060", cfg.DebugListen)
+		}
 	}
 	if cfg.LastN < 0 || cfg.LastN > 1000 {
 		return fmt.Errorf("invalid --last-n %d: must be from 0 (no limit) to 1000", cfg.LastN)

@@ -109,6 +109,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer media.Close()
 
+	if cfg.DebugListen != "" {
+		stopDebug, err := serveDebug(cfg.DebugListen, log)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
+	}
 	lis, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on --listen %s: %w", cfg.Listen, err)
