@@ -452,7 +452,7 @@ func (p *Peer) unsubscribe(pub *Publication) {
 // from the packet cache, congestion feedback goes to the estimator.
 func (p *Peer) readSenderRTCP(sender *webrtc.RTPSender, pub *Publication) {
 	m := p.room.sfu.metrics
-	buf := make([]byte, maxPacketSize+2)
+	var buf []byte // for retransmissions; made on the first NACK
 	for {
 		pkts, _, err := sender.ReadRTCP()
 		if err != nil {
@@ -474,6 +474,9 @@ func (p *Peer) readSenderRTCP(sender *webrtc.RTPSender, pub *Publication) {
 					continue
 				}
 				now := time.Now().UnixNano()
+				if buf == nil {
+					buf = make([]byte, maxPacketSize+2)
+				}
 				for _, pair := range pkt.Nacks {
 					pair.Range(func(seq uint16) bool {
 						if !b.shouldResend(seq, now) {

@@ -151,7 +151,13 @@ func New(cfg Config, opts Options) (*SFU, error) {
 			}
 			udpPort = p
 		}
-		mux, err := ice.NewMultiUDPMuxFromPort(udpPort, muxOpts...)
+		var mux *ice.MultiUDPMuxDefault
+		var err error
+		if opts.net != nil {
+			mux, err = ice.NewMultiUDPMuxFromPort(udpPort, muxOpts...)
+		} else {
+			mux, err = batchedUDPMux(udpPort, keepIface, keepIP, cfg.IncludeLoopback, cfg.IPv6, lf)
+		}
 		if err != nil {
 			if cfg.UDPPort == 0 && attempt < 10 {
 				continue
@@ -217,6 +223,58 @@ func New(cfg Config, opts Options) (*SFU, error) {
 	log.Info("media sockets open", "udp_port", udpPort, "tcp", !cfg.DisableTCP, "loopback", cfg.IncludeLoopback,
 		"announce", cfg.AnnounceIPs)
 	return s, nil
+}
+
+// batchedUDPMux listens on port at every local address the filters keep,
+// like ice.NewMultiUDPMuxFromPort, with sockets that send in batches
+// (batchConn).
+func batchedUDPMux(port int, keepIface func(string) bool, keepIP func(net.IP) bool, loopback, v6 bool,
+	lf pionLoggerFactory) (*ice.MultiUDPMuxDefault, error) {
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return nil, fmt.Errorf("list network interfaces: %w", err)
+	}
+	var conns []*batchConn
+	closeAll := func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}
+	for _, iface := range ifaces {
+		if iface.Flags&net.FlagUp == 0 || (iface.Flags&net.FlagLoopback != 0 && !loopback) || !keepIface(iface.Name) {
+			continue
+		}
+		addrs, err := iface.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			ipn, ok := a.(*net.IPNet)
+			if !ok {
+				continue
+			}
+			ip := ipn.IP
+			if (ip.IsLoopback() && !loopback) || (ip.To4() == nil && (!v6 || ip.IsLinkLocalUnicast())) || !keepIP(ip) {
+				continue
+			}
+			uc, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip, Port: port})
+			if err != nil {
+				closeAll()
+				return nil, err
+			}
+			_ = uc.SetReadBuffer(4 << 20)
+			_ = uc.SetWriteBuffer(4 << 20)
+			conns = append(conns, newBatchConn(uc))
+		}
+	}
+	if len(conns) == 0 {
+		return nil, errors.New("no local address to listen on (check --rtc-listen-ip and --rtc-interfaces)")
+	}
+	muxes := make([]ice.UDPMux, 0, len(conns))
+	for _, c := range conns {
+		muxes = append(muxes, ice.NewUDPMuxDefault(ice.UDPMuxParams{Logger: lf.NewLogger("udpmux"), UDPConn: c}))
+	}
+	return ice.NewMultiUDPMuxDefault(muxes...), nil
 }
 
 func freeUDPPort(ip string) (int, error) {

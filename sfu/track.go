@@ -345,7 +345,7 @@ type binding struct {
 	lastTL0   uint8
 	lastWrite int64
 	rtxSeq    uint16
-	resent    [64]resend // recent retransmissions, by sequence number
+	resent    *[64]resend // recent retransmissions, by sequence number; made on the first NACK
 	sent      atomic.Uint64 // bytes written, for the allocator's view of the link
 }
 
@@ -365,6 +365,9 @@ const resendInterval = 100 * time.Millisecond
 func (b *binding) shouldResend(out uint16, now int64) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.resent == nil {
+		b.resent = new([64]resend)
+	}
 	r := &b.resent[out%uint16(len(b.resent))]
 	if r.seq == out && r.at != 0 && now-r.at < int64(resendInterval) {
 		return false

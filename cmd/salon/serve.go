@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -44,12 +43,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log := newLogger(cfg, stderr)
 	slog.SetDefault(log)
-	if getenv("GOGC") == "" {
-		// salon keeps parsed calendar objects and media buffers alive;
-		// collecting at 100 % growth spends a fifth of the CPU scanning
-		// them under load. An operator's GOGC still wins.
-		debug.SetGCPercent(300)
-	}
+	// Go's default GC pace (GOGC=100) is kept: at 300 the media plane's
+	// garbage tripled the resident memory per participant (1.9 instead of
+	// 0.5 MiB with 100 receivers) for no measurable CPU saving there. A
+	// CalDAV-heavy server may set GOGC=300 in its environment.
 
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return fmt.Errorf("create --data directory %s: %w", cfg.Data, err)
