@@ -345,7 +345,7 @@ type binding struct {
 	lastTL0   uint8
 	lastWrite int64
 	rtxSeq    uint16
-	resent    *[64]resend // recent retransmissions, by sequence number; made on the first NACK
+	resent    *[64]resend   // recent retransmissions, by sequence number; made on the first NACK
 	sent      atomic.Uint64 // bytes written, for the allocator's view of the link
 }
 
