@@ -145,15 +145,19 @@ func (p *Publication) addLayer(remote *webrtc.TrackRemote, audioLevelID uint8) *
 	if idx < 0 {
 		return nil
 	}
-	size := 256 >> (maxLayers - 1 - idx) // 64, 128, 256 packets: about 3 s of each
-	if !p.simulcast {
-		size = 256
-	}
-	if p.kind == webrtc.RTPCodecTypeAudio {
-		size = 128
+	// About a second of each layer (q 32, h 64, f 128 packets; 128 for
+	// one-layer video), longer than a NACK takes to come back. Audio is
+	// not retransmitted (Opus carries its own FEC), so it keeps none.
+	var cache *packetCache
+	if p.kind == webrtc.RTPCodecTypeVideo {
+		size := 128 >> (maxLayers - 1 - idx)
+		if !p.simulcast {
+			size = 128
+		}
+		cache = newPacketCache(size)
 	}
 	l := &layer{pub: p, index: idx, rid: remote.RID(), remote: remote, ssrc: uint32(remote.SSRC()),
-		cache: newPacketCache(size), levelID: audioLevelID}
+		cache: cache, levelID: audioLevelID}
 	l.rateAt = time.Now().UnixNano()
 	p.activatedAt[idx].Store(l.rateAt)
 	if !p.layers[idx].CompareAndSwap(nil, l) {
@@ -216,7 +220,9 @@ func (l *layer) forwardPacket(pkt []byte, hdr *rtp.Header, now int64, m *metrics
 	l.packets.Add(1)
 	l.bytes.Add(uint64(len(pkt)))
 	l.lastPacket.Store(now)
-	l.cache.store(hdr.SequenceNumber, pkt)
+	if l.cache != nil {
+		l.cache.store(hdr.SequenceNumber, pkt)
+	}
 	payload := pkt[hl:]
 	media := payload
 	if hdr.Padding && len(media) > 0 {
@@ -720,7 +726,7 @@ func (p *Publication) retransmit(out uint16, b *binding, buf []byte) (int, bool)
 		return 0, false
 	}
 	l := p.layers[mg.layer].Load()
-	if l == nil {
+	if l == nil || l.cache == nil {
 		return 0, false
 	}
 	n := l.cache.get(in, buf[2:])
