@@ -29,7 +29,7 @@ go build -o "$work/salon" ./cmd/salon
 go build -o "$work/davbench" ./bench/davbench
 echo "bench password" | "$work/salon" user add ada --email ada@example.org --data "$work/data" >/dev/null
 port=$(free_port)
-"$work/salon" serve --data "$work/data" --listen "127.0.0.1:$port" --rtc-listen-ip 127.0.0.1 \
+"$work/salon" serve --data "$work/data" --listen "127.0.0.1:$port" --rtc-listen-ip 127.0.0.1 --rtc-loopback \
 	--rtc-udp-port "$(free_port)" --log-level warn >"$work/salon.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$port/healthz"

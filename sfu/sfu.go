@@ -268,7 +268,8 @@ func batchedUDPMux(port int, keepIface func(string) bool, keepIP func(net.IP) bo
 		}
 	}
 	if len(conns) == 0 {
-		return nil, errors.New("no local address to listen on (check --rtc-listen-ip and --rtc-interfaces)")
+		return nil, errors.New("no local address to listen on: check --rtc-listen-ip and --rtc-interfaces " +
+			"(a loopback address needs --rtc-loopback)")
 	}
 	muxes := make([]ice.UDPMux, 0, len(conns))
 	for _, c := range conns {
