@@ -97,8 +97,10 @@ fi
 	echo "- \`BenchmarkForwardThroughPion\` sends packets through the whole write path of one real"
 	echo "  subscriber: salon's forwarding, the RTCP-report and transport-wide-sequence interceptors,"
 	echo "  SRTP encryption and the UDP socket, to a pion subscriber on loopback in the same process."
-	echo "  Its time and allocations are process-wide, so they include the subscriber receiving and"
-	echo "  decrypting each packet: an upper bound on the server's cost per packet."
+	echo "  Its allocations are process-wide (they include the subscriber receiving and decrypting"
+	echo "  each packet). Its time is wall-clock time: the socket's batched sends (sendmmsg) and the"
+	echo "  subscriber run on the other core meanwhile, so it is not CPU per packet; the load"
+	echo "  scenarios below measure that."
 	echo
 	echo "## CalDAV"
 	echo
