@@ -445,19 +445,28 @@ func (pub *Publication) publisherLayers(now time.Time) ([]string, bool) {
 		}
 	}
 	pub.active = active
+	rids := pub.activeRIDs()
+	return rids, true
+}
+
+// activeRIDs lists the RIDs of the layers the publisher is asked to encode.
+func (pub *Publication) activeRIDs() []string {
 	rids := make([]string, 0, maxLayers)
 	for i := 0; i < maxLayers; i++ {
-		if active&(1<<i) == 0 {
+		if pub.active&(1<<i) == 0 {
 			continue
 		}
 		if l := pub.layers[i].Load(); l != nil {
 			rids = append(rids, l.rid)
-		} else {
+		} else if pub.declared[i] != "" {
 			rids = append(rids, pub.declared[i])
 		}
 	}
-	return rids, true
+	return rids
 }
+
+// events is the publisher's side of the signalling.
+func (pub *Publication) events() PeerEvents { return pub.peer.events }
 
 // layerStartup is how long a layer salon asked for may take to arrive
 // before subscribers stop waiting for it.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtcp"
@@ -82,6 +83,7 @@ type Peer struct {
 	ops    *opQueue
 	alloc  allocation     // what the subscriber receives and how it shows it
 	bwe    *twccExtension // the subscribe connection's sequence stamper and bandwidth estimate
+	resync atomic.Bool    // tell the participant the room's current speakers, layers and pauses
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -379,6 +381,9 @@ func (p *Peer) AddCandidate(ctx context.Context, dir Direction, c webrtc.ICECand
 // drop: any offer that may have been lost is sent again, followed by an
 // ICE restart of the subscribe connection.
 func (p *Peer) Resume() {
+	// What the room said while the participant was away is said again.
+	p.resync.Store(true)
+	p.room.kick()
 	p.ops.post(func() {
 		if p.sub.RemoteDescription() == nil && !p.awaitingAnswer {
 			return // nothing was ever negotiated

@@ -139,7 +139,22 @@ func (r *Room) allocate(now time.Time) {
 	m := r.sfu.metrics
 	for _, p := range peers {
 		paused := p.allocate(nano, rank, r.sfu.lastN, m)
-		if !maps.Equal(paused, r.paused[p]) {
+		resync := p.resync.Swap(false)
+		if resync {
+			// A participant that just joined or came back hears the
+			// current state, not only later changes.
+			ids := slices.Clone(r.speaking)
+			if ids == nil {
+				ids = []string{}
+			}
+			p.events.Speakers(ids)
+			for _, pub := range pubs {
+				if pub.peer == p && pub.simulcast {
+					pub.events().PublisherLayers(pub.source, pub.activeRIDs())
+				}
+			}
+		}
+		if resync || !maps.Equal(paused, r.paused[p]) {
 			r.paused[p] = paused
 			p.events.StreamsPaused(pausedList(paused))
 		}
@@ -243,6 +258,8 @@ func (r *Room) Join(id string, events PeerEvents, log *slog.Logger) (*Peer, erro
 	}
 	r.mu.Unlock()
 	r.sfu.metrics.peers.Inc()
+	p.resync.Store(true) // who speaks now, at the next tick
+	r.kick()
 	for _, pub := range existing {
 		p.subscribe(pub)
 	}

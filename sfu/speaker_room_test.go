@@ -69,6 +69,13 @@ func TestRoomAnnouncesSpeakers(t *testing.T) {
 		return sub.speaking
 	}
 	waitFor(t, 10*time.Second, "pub announced as the speaker", func() bool { return slices.Equal(speaking(), []string{"pub"}) })
+	// Someone who joins now hears who speaks without waiting for a change.
+	late := newTestClient(t, clientAPI(t), room, "late")
+	waitFor(t, 5*time.Second, "the late joiner told who speaks", func() bool {
+		late.mu.Lock()
+		defer late.mu.Unlock()
+		return slices.Equal(late.speaking, []string{"pub"})
+	})
 	loud <- false
 	waitFor(t, 10*time.Second, "nobody speaking after silence", func() bool { s := speaking(); return s != nil && len(s) == 0 })
 }
