@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"regexp"
 	"strings"
@@ -18,36 +17,9 @@ import (
 // must show media at every receiver and no failed join. Like every media
 // test it runs in a loopback-only network namespace (make test).
 func TestLoadtestAgainstServe(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, logs syncBuffer
-	errc := make(chan error, 1)
-	args := []string{"serve", "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--rtc-listen-ip", "127.0.0.1",
-		"--rtc-udp-port", fmt.Sprint(freeUDP(t)), "--rtc-loopback", "--log-level", "warn"}
-	go func() { errc <- run(ctx, args, env(nil), nil, &out, &logs) }()
-	defer func() {
-		cancel()
-		select {
-		case err := <-errc:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("serve did not stop within 20 s")
-		}
-	}()
+	out, logs, _ := startServe(t, "--log-level", "warn")
 	ready := regexp.MustCompile(`(?s)password: (\S+).*(http://\S+)/m/[a-z0-9-]+`)
-	deadline := time.Now().Add(20 * time.Second)
-	for !ready.MatchString(out.String()) {
-		select {
-		case err := <-errc:
-			t.Fatalf("serve exited early: %v\n%s", err, logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve printed no admin password and demo link:\n%s\n%s", out.String(), logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitUntil(t, 20*time.Second, "the admin password and demo link", func() bool { return ready.MatchString(out.String()) }, logs)
 	m := ready.FindStringSubmatch(out.String())
 	password, base := m[1], m[2]
 

@@ -219,3 +219,28 @@ func TestServeLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// startServe runs `salon serve` in-process on free loopback ports with
+// media on loopback, plus extra flags, until the test ends; it returns
+// what serve prints and logs, and its media port.
+func startServe(t *testing.T, extra ...string) (out, logs *syncBuffer, udp int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out, logs, udp = &syncBuffer{}, &syncBuffer{}, freeUDP(t)
+	errc := make(chan error, 1)
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--rtc-listen-ip", "127.0.0.1",
+		"--rtc-udp-port", fmt.Sprint(udp), "--rtc-loopback"}, extra...)
+	go func() { errc <- run(ctx, args, env(nil), nil, out, logs) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-errc:
+			if err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("serve did not stop within 20 s")
+		}
+	})
+	return out, logs, udp
+}

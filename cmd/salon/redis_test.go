@@ -19,26 +19,9 @@ import (
 // is) the node is back in the state by itself.
 func TestServeWithRedis(t *testing.T) {
 	rs := testredis.NewServer(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, logs syncBuffer
-	errc := make(chan error, 1)
-	udp := freeUDP(t)
-	args := []string{"serve", "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--rtc-listen-ip", "127.0.0.1",
-		"--rtc-udp-port", fmt.Sprint(udp), "--rtc-loopback", "--redis", "redis://" + rs.Addr() + "/3"}
-	go func() { errc <- run(ctx, args, env(nil), nil, &out, &logs) }()
-	defer func() {
-		cancel()
-		select {
-		case err := <-errc:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("serve did not stop within 20 s")
-		}
-	}()
+	out, logs, udp := startServe(t, "--redis", "redis://"+rs.Addr()+"/3")
 	re := regexp.MustCompile(`(http://\S+)/m/[a-z0-9-]+`)
-	waitUntil(t, 20*time.Second, "the demo link", func() bool { return re.MatchString(out.String()) }, &logs)
+	waitUntil(t, 20*time.Second, "the demo link", func() bool { return re.MatchString(out.String()) }, logs)
 	base := re.FindStringSubmatch(out.String())[1]
 	readyz := func() int {
 		resp, err := http.Get(base + "/readyz")
@@ -61,16 +44,16 @@ func TestServeWithRedis(t *testing.T) {
 		nodes, err := state.Nodes(c)
 		return err == nil && len(nodes) == 1 && strings.HasSuffix(nodes[0].MediaAddr, fmt.Sprintf(":%d", udp))
 	}
-	waitUntil(t, 20*time.Second, "the node in Redis", nodeUp, &logs)
+	waitUntil(t, 20*time.Second, "the node in Redis", nodeUp, logs)
 	if code := readyz(); code != http.StatusOK {
 		t.Fatalf("/readyz = %d with Redis up", code)
 	}
 
 	rs.Stop(t)
-	waitUntil(t, 20*time.Second, "/readyz to say not ready", func() bool { return readyz() == http.StatusServiceUnavailable }, &logs)
+	waitUntil(t, 20*time.Second, "/readyz to say not ready", func() bool { return readyz() == http.StatusServiceUnavailable }, logs)
 	rs.Restart(t)
-	waitUntil(t, 20*time.Second, "/readyz to recover", func() bool { return readyz() == http.StatusOK }, &logs)
-	waitUntil(t, 30*time.Second, "the node back in the restarted Redis", nodeUp, &logs)
+	waitUntil(t, 20*time.Second, "/readyz to recover", func() bool { return readyz() == http.StatusOK }, logs)
+	waitUntil(t, 30*time.Second, "the node back in the restarted Redis", nodeUp, logs)
 }
 
 func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool, logs *syncBuffer) {
