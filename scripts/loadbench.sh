@@ -55,6 +55,23 @@ if [ "${1:-}" = "--in-namespace" ]; then
 		run_scenario "$name" "${args[@]}"
 		shift 2
 	done
+	# The kernel's share: plain UDP at the packet rates and sizes of
+	# scenarios (2) and (1), pinned the same way, nothing else running.
+	echo "== kernel floor: bench/udpfloor" >&2
+	floor() {
+		local n=$1 port=$2
+		shift 2
+		taskset -c 1 "$work/udpfloor" recv -n "$n" -port "$port" &
+		local r=$!
+		sleep 0.5
+		taskset -c 0 "$work/udpfloor" send -n "$n" -port "$port" -for 10s "$@" >>"$work/floor.txt"
+		kill "$r"
+		wait "$r" 2>/dev/null || true
+	}
+	floor 100 20000 -pps 54000 -size 120 -batch 64
+	floor 100 20100 -pps 54000 -size 120 -batch 1
+	floor 40 20200 -pps 3700 -size 1150 -batch 64
+	floor 40 20300 -pps 3700 -size 1150 -batch 1
 	exit 0
 fi
 
@@ -72,6 +89,7 @@ rev=${SALON_REV:-$(git describe --tags --always --dirty 2>/dev/null || echo unkn
 
 echo "== load scenarios: build" >&2
 go build -o "$work/salon" ./cmd/salon
+go build -o "$work/udpfloor" ./bench/udpfloor
 
 if [ "$(id -u)" -eq 0 ]; then
 	netns=(unshare --net --)
@@ -182,6 +200,22 @@ for name, flags in scenarios.items():
     print("|---|---|---|---|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
+    print()
+
+floor_path = os.path.join(work, "floor.txt")
+if os.path.exists(floor_path):
+    print("### The kernel's floor")
+    print()
+    print("`bench/udpfloor` sends plain UDP (no WebRTC, no SRTP) from one process pinned to CPU 0 to")
+    print("sockets that another process, pinned to CPU 1, reads; it prints the sender's CPU time per")
+    print("packet, the way the scenarios measure salon. Over loopback the sender also pays for")
+    print("delivering each packet into the receiver's socket and waking its reader. The first two lines")
+    print("have the shape of scenario (2), the last two that of scenario (1).")
+    print()
+    with open(floor_path) as f:
+        for line in f:
+            if line.strip():
+                print("- " + line.strip())
     print()
 PY
 echo "== load scenarios: done" >&2
