@@ -351,8 +351,7 @@ type binding struct {
 	lastTL0   uint8
 	lastWrite int64
 	rtxSeq    uint16
-	resent    *[64]resend   // recent retransmissions, by sequence number; made on the first NACK
-	sent      atomic.Uint64 // bytes written, for the allocator's view of the link
+	resent    *[64]resend // recent retransmissions, by sequence number; made on the first NACK
 }
 
 // resend remembers one retransmission to a subscriber.
@@ -464,7 +463,6 @@ func (b *binding) forward(l *layer, hdr *rtp.Header, payload []byte, f *frame, n
 	if err != nil {
 		return 0
 	}
-	b.sent.Add(uint64(n))
 	return n
 }
 
