@@ -243,12 +243,11 @@ func (p *Peer) allocate(now int64, recent map[string]int, lastN int, m *metrics)
 		shown++
 	}
 
+	audio, audioTracks := p.alloc.audio()
 	budget := p.budget()
 	if budget > 0 {
 		m.estimate.Observe(budget)
-		for pub := range p.alloc.audioPubs() {
-			budget -= pub.layerRate(0)
-		}
+		budget -= audio
 	}
 	// Pass 1: the lowest available layer for each, in priority order.
 	for i := range items {
@@ -308,10 +307,6 @@ func (p *Peer) allocate(now int64, recent map[string]int, lastN int, m *metrics)
 	}
 	if want > have*1.05 {
 		if e := p.bwe.estimator(); e != nil {
-			audio := 0.0
-			for pub := range p.alloc.audioPubs() {
-				audio += pub.layerRate(0)
-			}
 			if extra, d, ok := e.startProbe((want+audio)*1.2, time.Unix(0, now)); ok {
 				p.probe(extra, d, m)
 			}
@@ -319,7 +314,7 @@ func (p *Peer) allocate(now int64, recent map[string]int, lastN int, m *metrics)
 	}
 
 	// Nothing flowing means no feedback: let the estimate recover.
-	if budget > 0 && have == 0 && want > 0 && len(p.alloc.audioPubs()) == 0 {
+	if budget > 0 && have == 0 && want > 0 && audioTracks == 0 {
 		if e := p.bwe.estimator(); e != nil {
 			e.starved(time.Unix(0, now))
 		}
@@ -352,17 +347,18 @@ func (p *Peer) allocate(now int64, recent map[string]int, lastN int, m *metrics)
 	return paused
 }
 
-// audioPubs lists the audio publications the subscriber receives.
-func (a *allocation) audioPubs() map[*Publication]struct{} {
+// audio is the bitrate of the audio the subscriber receives, and how many
+// audio tracks that is.
+func (a *allocation) audio() (bps float64, tracks int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	out := map[*Publication]struct{}{}
 	for pub := range a.subs {
 		if pub.kind == webrtc.RTPCodecTypeAudio {
-			out[pub] = struct{}{}
+			bps += pub.layerRate(0)
+			tracks++
 		}
 	}
-	return out
+	return bps, tracks
 }
 
 // lowestLayer is the lowest layer a subscriber can be given, or -1.
