@@ -35,7 +35,7 @@ const (
 	bweInitial = 1_000_000   // bits/s before any feedback
 	bweMin     = 100_000     // never below: audio must get through
 	bweMax     = 100_000_000 // nobody's downlink needs more from one SFU
-	sendRing   = 2048        // packets remembered; about 2 s of 1,000 packets/s
+	sendRing   = 1024        // packets remembered; feedback comes every 50–100 ms
 )
 
 // sentPacket is what is remembered of one packet sent on a connection.
