@@ -725,18 +725,25 @@ func vnetLastN(s []string, n int) []string {
 	return s
 }
 
-func TestVNetNACKRepairsLoss(t *testing.T) {
-	rig := newVNetRig(t, vnetLink{}, vnetLink{}, vnetLink{lossPercent: 5})
+// vnetCall starts a call in rig: "pub" sends a 500 kbit/s camera and a
+// microphone to "sub". It returns the subscriber, the microphone and what
+// stops the publisher.
+func vnetCall(t *testing.T, rig *vnetRig) (*testClient, *vnetMic, context.CancelFunc) {
+	t.Helper()
 	pub := rig.client(t, "pub", rig.pubNet)
 	sub := rig.client(t, "sub", rig.subNet)
-
 	mic := newVNetMic(t, "pub")
 	cam := vnetPublish(t, pub, []string{""}, []int{500_000}, mic)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go cam.run(ctx)
 	go mic.run(ctx)
+	return sub, mic, cancel
+}
 
+func TestVNetNACKRepairsLoss(t *testing.T) {
+	rig := newVNetRig(t, vnetLink{}, vnetLink{}, vnetLink{lossPercent: 5})
+	sub, mic, cancel := vnetCall(t, rig)
 	tracks := vnetWaitTracks(t, sub, 2)
 	var video, audio vnetSeqSet
 	var (
@@ -954,16 +961,7 @@ func (s *vnetSeqSet) longestRun() int {
 func TestVNetAudioThroughTenPercentLoss(t *testing.T) {
 	lossy := vnetLink{lossPercent: 10}
 	rig := newVNetRig(t, lossy, lossy, lossy)
-	pub := rig.client(t, "pub", rig.pubNet)
-	sub := rig.client(t, "sub", rig.subNet)
-
-	mic := newVNetMic(t, "pub")
-	cam := vnetPublish(t, pub, []string{""}, []int{500_000}, mic)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go cam.run(ctx)
-	go mic.run(ctx)
-
+	sub, mic, cancel := vnetCall(t, rig)
 	tracks := vnetWaitTracks(t, sub, 2)
 	var audio vnetSeqSet
 	go vnetReceive(tracks[webrtc.RTPCodecTypeAudio], func(p *rtp.Packet, _ time.Time) { audio.add(p.SequenceNumber) })
