@@ -23,7 +23,7 @@ import (
 // which allocate nothing.
 type batchConn struct {
 	*net.UDPConn
-	write func([]ipv4.Message) (int, error)
+	w batchWriter
 
 	mu    sync.Mutex
 	slots []batchSlot
@@ -32,14 +32,19 @@ type batchConn struct {
 	wake  chan struct{}
 	done  chan struct{}
 	once  sync.Once
-	msgs  []ipv4.Message
 }
 
 type batchSlot struct {
-	buf  [maxPacketSize]byte
-	len  int
-	addr net.UDPAddr
-	ip   [16]byte
+	buf [maxPacketSize]byte
+	len int
+	to  netip.AddrPort
+}
+
+// batchWriter sends queued slots in one system call where the platform
+// has one. write sends a prefix of slots and returns how many went; an
+// error concerns slots[n], the first one not sent.
+type batchWriter interface {
+	write(slots []*batchSlot) (n int, err error)
 }
 
 const (
@@ -53,17 +58,7 @@ func newBatchConn(c *net.UDPConn) *batchConn {
 		slots:   make([]batchSlot, batchRing),
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
-		msgs:    make([]ipv4.Message, batchSize),
-	}
-	for i := range b.msgs {
-		b.msgs[i].Buffers = make([][]byte, 1)
-	}
-	if la, ok := c.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() == nil && la.IP != nil {
-		pc := ipv6.NewPacketConn(c)
-		b.write = func(ms []ipv4.Message) (int, error) { return pc.WriteBatch(ms, 0) }
-	} else {
-		pc := ipv4.NewPacketConn(c)
-		b.write = func(ms []ipv4.Message) (int, error) { return pc.WriteBatch(ms, 0) }
+		w:       newBatchWriter(c),
 	}
 	go b.flush()
 	return b
@@ -87,17 +82,7 @@ func (b *batchConn) WriteToAddrPort(p []byte, addr netip.AddrPort) (int, error) 
 	}
 	s := &b.slots[(b.head+b.n)%len(b.slots)]
 	s.len = copy(s.buf[:], p)
-	ip := addr.Addr().Unmap()
-	if ip.Is4() {
-		a := ip.As4()
-		copy(s.ip[:], a[:])
-		s.addr.IP = s.ip[:4]
-	} else {
-		a := ip.As16()
-		copy(s.ip[:], a[:])
-		s.addr.IP = s.ip[:16]
-	}
-	s.addr.Port = int(addr.Port())
+	s.to = addr
 	b.n++
 	first := b.n == 1
 	b.mu.Unlock()
@@ -112,6 +97,7 @@ func (b *batchConn) WriteToAddrPort(p []byte, addr netip.AddrPort) (int, error) 
 
 // flush sends queued packets until the socket closes.
 func (b *batchConn) flush() {
+	var batch [batchSize]*batchSlot
 	for {
 		select {
 		case <-b.done:
@@ -127,13 +113,11 @@ func (b *batchConn) flush() {
 				break
 			}
 			for i := 0; i < k; i++ {
-				s := &b.slots[head+i]
-				b.msgs[i].Buffers[0] = s.buf[:s.len]
-				b.msgs[i].Addr = &s.addr
+				batch[i] = &b.slots[head+i]
 			}
 			sent := 0
 			for sent < k {
-				n, err := b.write(b.msgs[sent:k])
+				n, err := b.w.write(batch[sent:k])
 				if err != nil {
 					if errors.Is(err, net.ErrClosed) {
 						return
@@ -158,4 +142,46 @@ func (b *batchConn) flush() {
 func (b *batchConn) Close() error {
 	b.once.Do(func() { close(b.done) })
 	return b.UDPConn.Close()
+}
+
+// xnetWriter sends with golang.org/x/net's WriteBatch: sendmmsg(2) where
+// the platform has it, one write per packet elsewhere.
+type xnetWriter struct {
+	batch func([]ipv4.Message) (int, error)
+	msgs  []ipv4.Message
+	addrs []net.UDPAddr
+}
+
+func newXnetWriter(c *net.UDPConn) *xnetWriter {
+	w := &xnetWriter{msgs: make([]ipv4.Message, batchSize), addrs: make([]net.UDPAddr, batchSize)}
+	for i := range w.msgs {
+		w.msgs[i].Buffers = make([][]byte, 1)
+		w.addrs[i].IP = make(net.IP, 16)
+	}
+	if la, ok := c.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() == nil && la.IP != nil {
+		pc := ipv6.NewPacketConn(c)
+		w.batch = func(ms []ipv4.Message) (int, error) { return pc.WriteBatch(ms, 0) }
+	} else {
+		pc := ipv4.NewPacketConn(c)
+		w.batch = func(ms []ipv4.Message) (int, error) { return pc.WriteBatch(ms, 0) }
+	}
+	return w
+}
+
+func (w *xnetWriter) write(slots []*batchSlot) (int, error) {
+	for i, s := range slots {
+		a := &w.addrs[i]
+		ip := s.to.Addr().Unmap()
+		if ip.Is4() {
+			v := ip.As4()
+			a.IP = append(a.IP[:0], v[:]...)
+		} else {
+			v := ip.As16()
+			a.IP = append(a.IP[:0], v[:]...)
+		}
+		a.Port = int(s.to.Port())
+		w.msgs[i].Buffers[0] = s.buf[:s.len]
+		w.msgs[i].Addr = a
+	}
+	return w.batch(w.msgs[:len(slots)])
 }

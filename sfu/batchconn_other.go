@@ -1,0 +1,7 @@
+//go:build !linux
+
+package sfu
+
+import "net"
+
+func newBatchWriter(c *net.UDPConn) batchWriter { return newXnetWriter(c) }
