@@ -17,7 +17,7 @@ const chromiumPath = "/usr/bin/chromium"
 // newBrowser starts one headless Chromium with fake camera and microphone
 // (flags from ../shared/TESTING.md). Participants are separate browser
 // contexts of it: much cheaper than one browser each.
-func newBrowser(t *testing.T) context.Context {
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("%s not found: install the Debian package chromium (make test does)", chromiumPath)
@@ -40,6 +40,7 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 800),
 	)
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
 	if err := chromedp.Do(browserCtx); err != nil {
@@ -144,6 +145,12 @@ type mediaStats struct {
 	AudioBytesReceived float64 `json:"audioBytesReceived"`
 	VideoWidth         float64 `json:"videoWidth"`
 	VideoHeight        float64 `json:"videoHeight"`
+	// audio quality (inbound-rtp): packets lost on the way, and the samples
+	// the decoder had to invent for them
+	AudioPacketsReceived  float64 `json:"audioPacketsReceived"`
+	AudioPacketsLost      float64 `json:"audioPacketsLost"`
+	AudioTotalSamples     float64 `json:"audioTotalSamples"`
+	AudioConcealedSamples float64 `json:"audioConcealedSamples"`
 }
 
 func (p *participant) stats() map[string]mediaStats {

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"errors"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
@@ -32,6 +33,10 @@ type batchConn struct {
 	wake  chan struct{}
 	done  chan struct{}
 	once  sync.Once
+
+	// loss is the share of SRTP and SRTCP packets dropped on purpose in
+	// each direction, in 1/65536 (Config.SimulateLoss); 0 drops none.
+	loss uint32
 }
 
 type batchSlot struct {
@@ -52,8 +57,9 @@ const (
 	batchSize = 64   // packets per sendmmsg
 )
 
-func newBatchConn(c *net.UDPConn) *batchConn {
+func newBatchConn(c *net.UDPConn, loss float64) *batchConn {
 	b := &batchConn{
+		loss:    uint32(min(max(loss, 0), 0.5) * 65536),
 		UDPConn: c,
 		slots:   make([]batchSlot, batchRing),
 		wake:    make(chan struct{}, 1),
@@ -66,11 +72,25 @@ func newBatchConn(c *net.UDPConn) *batchConn {
 
 // ReadFromAddrPort reads one datagram (pion's AddrPortReaderWriter).
 func (b *batchConn) ReadFromAddrPort(p []byte) (int, netip.AddrPort, error) {
-	return b.UDPConn.ReadFromUDPAddrPort(p)
+	for {
+		n, from, err := b.UDPConn.ReadFromUDPAddrPort(p)
+		if err != nil || !b.drop(p[:n]) {
+			return n, from, err
+		}
+	}
+}
+
+// drop tells whether to lose this packet on purpose: media only (RFC 7983:
+// first byte 128 to 191), so that ICE and DTLS still connect as usual.
+func (b *batchConn) drop(p []byte) bool {
+	return b.loss != 0 && len(p) > 0 && p[0] >= 128 && p[0] <= 191 && rand.Uint32N(65536) < b.loss
 }
 
 // WriteToAddrPort queues one datagram; it is sent with the next batch.
 func (b *batchConn) WriteToAddrPort(p []byte, addr netip.AddrPort) (int, error) {
+	if b.drop(p) {
+		return len(p), nil
+	}
 	if len(p) > maxPacketSize {
 		return b.UDPConn.WriteToUDPAddrPort(p, addr)
 	}

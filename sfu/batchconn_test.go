@@ -23,7 +23,7 @@ func TestBatchConnDelivers(t *testing.T) {
 			if err != nil {
 				t.Skipf("no %s socket here: %v", tc.name, err)
 			}
-			b := newBatchConn(uc)
+			b := newBatchConn(uc, 0)
 			defer b.Close()
 			var rx [2]*net.UDPConn
 			for i := range rx {
@@ -65,5 +65,31 @@ func TestBatchConnDelivers(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBatchConnSimulatedLoss: --rtc-simulate-loss drops about its share
+// of the media packets and never a STUN or DTLS one.
+func TestBatchConnSimulatedLoss(t *testing.T) {
+	b := &batchConn{loss: 6554} // 10 %
+	media, dropped := 0, 0
+	for i := 0; i < 20000; i++ {
+		first := byte(i % 256)
+		p := []byte{first, 0, 0, 0}
+		if b.drop(p) {
+			if first < 128 || first > 191 {
+				t.Fatalf("dropped a non-media packet (first byte %d)", first)
+			}
+			dropped++
+		}
+		if first >= 128 && first <= 191 {
+			media++
+		}
+	}
+	if share := float64(dropped) / float64(media); share < 0.08 || share > 0.12 {
+		t.Errorf("dropped %d of %d media packets (%.1f %%), want about 10 %%", dropped, media, 100*share)
+	}
+	if (&batchConn{}).drop([]byte{128}) || (&batchConn{loss: 65535}).drop(nil) {
+		t.Error("dropped with no loss set, or an empty packet")
 	}
 }

@@ -44,6 +44,10 @@ type Config struct {
 	// LastN is the most videos one subscriber receives at once, the
 	// latest speakers first (screen shares always); 0 means no limit.
 	LastN int
+	// SimulateLoss drops this share (0 to 0.5) of the media packets salon
+	// sends and of those it receives over UDP, at random: for trying how
+	// meetings hold up on a bad network. Never set in production.
+	SimulateLoss float64
 }
 
 // Options carries the collaborators of the SFU.
@@ -156,7 +160,7 @@ func New(cfg Config, opts Options) (*SFU, error) {
 		if opts.net != nil {
 			mux, err = ice.NewMultiUDPMuxFromPort(udpPort, muxOpts...)
 		} else {
-			mux, err = batchedUDPMux(udpPort, keepIface, keepIP, cfg.IncludeLoopback, cfg.IPv6, lf)
+			mux, err = batchedUDPMux(udpPort, keepIface, keepIP, cfg.IncludeLoopback, cfg.IPv6, cfg.SimulateLoss, lf)
 		}
 		if err != nil {
 			if cfg.UDPPort == 0 && attempt < 10 {
@@ -222,6 +226,10 @@ func New(cfg Config, opts Options) (*SFU, error) {
 	s.metrics = newMetrics(opts.Registerer)
 	log.Info("media sockets open", "udp_port", udpPort, "tcp", !cfg.DisableTCP, "loopback", cfg.IncludeLoopback,
 		"announce", cfg.AnnounceIPs)
+	if cfg.SimulateLoss > 0 {
+		log.Warn("dropping media packets on purpose (--rtc-simulate-loss): not for production",
+			"percent", 100*min(cfg.SimulateLoss, 0.5))
+	}
 	return s, nil
 }
 
@@ -229,7 +237,7 @@ func New(cfg Config, opts Options) (*SFU, error) {
 // like ice.NewMultiUDPMuxFromPort, with sockets that send in batches
 // (batchConn).
 func batchedUDPMux(port int, keepIface func(string) bool, keepIP func(net.IP) bool, loopback, v6 bool,
-	lf pionLoggerFactory) (*ice.MultiUDPMuxDefault, error) {
+	loss float64, lf pionLoggerFactory) (*ice.MultiUDPMuxDefault, error) {
 	ifaces, err := net.Interfaces()
 	if err != nil {
 		return nil, fmt.Errorf("list network interfaces: %w", err)
@@ -264,7 +272,7 @@ func batchedUDPMux(port int, keepIface func(string) bool, keepIP func(net.IP) bo
 			}
 			_ = uc.SetReadBuffer(4 << 20)
 			_ = uc.SetWriteBuffer(4 << 20)
-			conns = append(conns, newBatchConn(uc))
+			conns = append(conns, newBatchConn(uc, loss))
 		}
 	}
 	if len(conns) == 0 {

@@ -40,6 +40,7 @@ type serveConfig struct {
 	JoinRate       float64 // join tokens per second per client address
 	JoinBurst      int     // join tokens one address may take at once
 	LastN          int     // most videos one participant receives; 0: no limit
+	SimulateLoss   float64 // percent of media packets dropped on purpose, each way
 	DebugListen    string  // pprof listener; "" is off
 }
 
@@ -69,6 +70,7 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 		joinRate   = fs.Float64("join-rate", 2, "join tokens per second one client address may take after its burst")
 		joinBurst  = fs.Int("join-burst", 60, "join tokens one client address may take at once (offices behind one address)")
 		lastN      = fs.Int("last-n", 25, "most videos one participant receives at once, the latest speakers first; 0 means no limit")
+		simLoss    = fs.Float64("rtc-simulate-loss", 0, "drop this percentage (0 to 50) of media packets at random, both ways, to try meetings on a bad network; never in production")
 		debugLis   = fs.String("debug-listen", "", "serve Go's profiler (/debug/pprof/) on this address, such as 127.0.0.1:6060; keep it private (default: off)")
 		inbound    = fs.String("inbound-listen", "", "receive iMIP replies from the mail server: smtp://127.0.0.1:2525, lmtp://127.0.0.1:2424 or lmtp+unix:///path (default: off)")
 	)
@@ -104,6 +106,7 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 		RTCLoopback: *rtcLoop, RTCTCP: *rtcTCP, RTCIPv6: *rtcIPv6, LogFormat: *logFormat, ReconnectGrace: *reconGrace,
 		SMTP: *smtpURL, MailFrom: *mailFrom, InboundListen: *inbound, Redis: *redisURL,
 		JoinRate: *joinRate, JoinBurst: *joinBurst, LastN: *lastN, DebugListen: *debugLis,
+		SimulateLoss: *simLoss,
 	}
 	_, port, err := net.SplitHostPort(cfg.Listen)
 	if err != nil {
@@ -163,6 +166,9 @@ func (cfg *serveConfig) validateRest(rtcIP, rtcIfaces, logLevel string) error {
 		if _, _, err := net.SplitHostPort(cfg.DebugListen); err != nil {
 			return fmt.Errorf("invalid --debug-listen %q: want host:port, like 127.0.0.1:6060", cfg.DebugListen)
 		}
+	}
+	if !(cfg.SimulateLoss >= 0 && cfg.SimulateLoss <= 50) {
+		return fmt.Errorf("invalid --rtc-simulate-loss %g: must be a percentage from 0 to 50", cfg.SimulateLoss)
 	}
 	if cfg.LastN < 0 || cfg.LastN > 1000 {
 		return fmt.Errorf("invalid --last-n %d: must be from 0 (no limit) to 1000", cfg.LastN)

@@ -100,6 +100,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		IncludeLoopback: cfg.RTCLoopback,
 		DisableTCP:      !cfg.RTCTCP,
 		IPv6:            cfg.RTCIPv6,
+		SimulateLoss:    cfg.SimulateLoss / 100,
 	}, sfu.Options{Logger: log, Registerer: reg})
 	if err != nil {
 		return fmt.Errorf("%w (change it with --rtc-udp-port)", err)

@@ -351,7 +351,8 @@ export class MediaPeers {
     const entry = (id) => {
       out[id] ||= {
         videoFramesDecoded: 0, videoBytesReceived: 0, videoWidth: 0, videoHeight: 0,
-        audioBytesReceived: 0, audioPacketsReceived: 0,
+        audioBytesReceived: 0, audioPacketsReceived: 0, audioPacketsLost: 0,
+        audioTotalSamples: 0, audioConcealedSamples: 0,
         screenFramesDecoded: 0, screenBytesReceived: 0,
       };
       return out[id];
@@ -381,6 +382,9 @@ export class MediaPeers {
       if (info.source === 'audio') {
         s.audioBytesReceived += bytes;
         s.audioPacketsReceived += r.packetsReceived || 0;
+        s.audioPacketsLost += r.packetsLost || 0;
+        s.audioTotalSamples += r.totalSamplesReceived || 0;
+        s.audioConcealedSamples += r.concealedSamples || 0;
       } else if (info.source === 'camera') {
         s.videoFramesDecoded += frames;
         s.videoBytesReceived += bytes;

@@ -233,8 +233,11 @@ export class SalonConnection extends EventTarget {
   /**
    * Media received, per participant, summed over the subscribe connection's
    * inbound-rtp statistics:
-   * {[participantId]: {videoFramesDecoded, videoBytesReceived, audioBytesReceived,
-   *   audioPacketsReceived, screenFramesDecoded, screenBytesReceived}}
+   * {[participantId]: {videoFramesDecoded, videoBytesReceived, videoWidth, videoHeight,
+   *   audioBytesReceived, audioPacketsReceived, audioPacketsLost, audioTotalSamples,
+   *   audioConcealedSamples, screenFramesDecoded, screenBytesReceived}}
+   * (audioConcealedSamples / audioTotalSamples is the share of audio the
+   * decoder had to make up for lost packets)
    */
   async stats() {
     return this._media ? this._media.stats() : {};
