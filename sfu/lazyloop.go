@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/pion/interceptor"
 )
@@ -11,7 +12,10 @@ import (
 // generator, transport-cc feedback, sender and receiver reports). The
 // wrapped BindRTCPWriter only remembers the writer; the inner one runs
 // with the first stream the interceptor has work for: a local (sent)
-// stream when local is true, a remote (received) one otherwise.
+// stream when local is true, a remote (received) one otherwise. Until
+// then, RTCP read on the connection passes it by: the receiver reports'
+// reader parses every packet, for senders that a subscribe connection
+// never has.
 func lazyLoop(f interceptor.Factory, local bool) interceptor.Factory {
 	return lazyLoopFactory{inner: f, local: local}
 }
@@ -35,7 +39,7 @@ type lazyLoopInterceptor struct {
 
 	mu      sync.Mutex
 	writer  interceptor.RTCPWriter
-	started bool
+	started atomic.Bool
 }
 
 func (l *lazyLoopInterceptor) BindRTCPWriter(w interceptor.RTCPWriter) interceptor.RTCPWriter {
@@ -48,9 +52,9 @@ func (l *lazyLoopInterceptor) BindRTCPWriter(w interceptor.RTCPWriter) intercept
 func (l *lazyLoopInterceptor) start() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.started && l.writer != nil {
-		l.started = true
+	if !l.started.Load() && l.writer != nil {
 		l.Interceptor.BindRTCPWriter(l.writer)
+		l.started.Store(true)
 	}
 }
 
@@ -66,4 +70,14 @@ func (l *lazyLoopInterceptor) BindRemoteStream(info *interceptor.StreamInfo, r i
 		l.start()
 	}
 	return l.Interceptor.BindRemoteStream(info, r)
+}
+
+func (l *lazyLoopInterceptor) BindRTCPReader(r interceptor.RTCPReader) interceptor.RTCPReader {
+	inner := l.Interceptor.BindRTCPReader(r)
+	return interceptor.RTCPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+		if l.started.Load() {
+			return inner.Read(b, a)
+		}
+		return r.Read(b, a)
+	})
 }

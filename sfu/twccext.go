@@ -68,7 +68,7 @@ func (t *twccExtension) BindLocalStream(info *interceptor.StreamInfo, w intercep
 	t.mu.Unlock()
 	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
 		seq := uint16(t.next.Add(1) - 1)
-		est.sentAt(seq, h.MarshalSize()+len(payload), time.Now().UnixNano())
+		est.sentAt(seq, h.MarshalSize()+len(payload), monoNanos())
 		b := extBufs.Get().(*[2]byte)
 		binary.BigEndian.PutUint16(b[:], seq)
 		if err := h.SetExtension(id, b[:]); err != nil {
@@ -83,3 +83,10 @@ func (t *twccExtension) BindLocalStream(info *interceptor.StreamInfo, w intercep
 		return n, err
 	})
 }
+
+// monoEpoch and monoNanos give the send times of the estimator: only their
+// differences to the receive times count, and the monotonic clock alone
+// is read in half the time of time.Now (which reads the wall clock too).
+var monoEpoch = time.Now()
+
+func monoNanos() int64 { return int64(time.Since(monoEpoch)) }
