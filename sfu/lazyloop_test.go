@@ -27,7 +27,9 @@ func (p *loopProbe) BindRTCPReader(r interceptor.RTCPReader) interceptor.RTCPRea
 
 type loopProbeFactory struct{ probe *loopProbe }
 
-func (f loopProbeFactory) NewInterceptor(string) (interceptor.Interceptor, error) { return f.probe, nil }
+func (f loopProbeFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
+	return f.probe, nil
+}
 
 func TestLazyLoopStartsWithItsFirstStream(t *testing.T) {
 	for _, local := range []bool{false, true} {
