@@ -5,6 +5,7 @@
 //
 //	udpfloor recv -n 100 -port 20000           # one socket per receiver
 //	udpfloor send -n 100 -port 20000 -pps 50000 -size 120 -batch 64 -for 20s
+//	udpfloor send -n 40 -port 20000 -pps 3700 -size 1150 -batch 40 -tick 10.8ms
 //
 // send prints its own CPU time (user + system) per packet.
 package main
@@ -32,6 +33,7 @@ func main() {
 	size := fs.Int("size", 120, "bytes per packet")
 	batch := fs.Int("batch", 64, "packets per sendmmsg; 1 sends each with sendto")
 	dur := fs.Duration("for", 20*time.Second, "how long to send")
+	every := fs.Duration("tick", time.Millisecond, "send what is due this often: an SFU sends one burst per packet it forwards")
 	_ = fs.Parse(os.Args[2:])
 	switch os.Args[1] {
 	case "recv":
@@ -73,7 +75,7 @@ func main() {
 		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &before)
 		start := time.Now()
 		sent, k := 0, 0
-		tick := time.NewTicker(time.Millisecond)
+		tick := time.NewTicker(*every)
 		defer tick.Stop()
 		for time.Since(start) < *dur {
 			<-tick.C
@@ -95,7 +97,11 @@ func main() {
 		}
 		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &after)
 		cpu := time.Duration(after.Utime.Nano()-before.Utime.Nano()) + time.Duration(after.Stime.Nano()-before.Stime.Nano())
-		fmt.Printf("%d packets of %d bytes to %d sockets, batches of %d: %.2f µs CPU per packet (%.0f %% of a core)\n",
-			sent, *size, *n, *batch, float64(cpu.Nanoseconds())/float64(sent)/1000, 100*cpu.Seconds()/dur.Seconds())
+		how := fmt.Sprintf("in batches of %d", *batch)
+		if *batch == 1 {
+			how = "one at a time"
+		}
+		fmt.Printf("%d packets of %d bytes to %d sockets, sent every %s %s: %.2f µs CPU per packet (%.0f %% of a core)\n",
+			sent, *size, *n, *every, how, float64(cpu.Nanoseconds())/float64(sent)/1000, 100*cpu.Seconds()/dur.Seconds())
 	}
 }
