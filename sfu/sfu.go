@@ -362,9 +362,9 @@ func newMediaEngine(lf pionLoggerFactory, bwe *bweRegistry) (*webrtc.MediaEngine
 	// second). Most of salon's connections need none of them: a subscribe
 	// connection receives no media, a publish connection sends none, and a
 	// listener's publish connection carries nothing at all. lazyLoop starts
-	// each one with the first stream it has work for (measured: 1,800
-	// timer wake-ups a second in load scenario 1 before, a quarter of the
-	// server's CPU with the wake-ups they cause).
+	// each one with the first stream it has work for (measured in load
+	// scenario 1: about 1,800 timer wake-ups a second fewer, half the
+	// context switches, 14.3 → 13.0 µs of CPU per forwarded packet).
 	ir := &interceptor.Registry{}
 	// A lost packet is asked for a few times, not every 100 ms until it
 	// leaves the window: the repair may itself be lost, but a publisher
