@@ -108,7 +108,7 @@ func (s *Scheduler) Schedule(ctx context.Context, u auth.User, m NewMeeting) (Sc
 	}
 	o := &Object{CalendarID: c.ID, Name: uid[:32] + ".ics", UID: p.UID, Component: p.Component,
 		Data: data, Size: len(data), Start: p.Start, End: p.End, Modified: s.now().UTC()}
-	handled, _, err := s.Put(ctx, u, &c, o, p, Precondition{IfNoneMatchAny: true})
+	handled, _, err := s.putRetry(ctx, u, &c, o, p, Precondition{IfNoneMatchAny: true}, true)
 	if err != nil {
 		return ScheduledMeeting{}, err
 	}

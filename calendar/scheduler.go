@@ -180,8 +180,15 @@ func (s *Scheduler) Put(ctx context.Context, u auth.User, c *Calendar, o *Object
 	if c.Kind != KindCalendar || (p.Component != goical.CompEvent && p.Component != goical.CompToDo) {
 		return false, Write{}, nil
 	}
+	return s.putRetry(ctx, u, c, o, p, pre, false)
+}
+
+// putRetry is Put; a meeting (made in salon's web app) gets its room and
+// is scheduled even when the organizer invited nobody yet.
+func (s *Scheduler) putRetry(ctx context.Context, u auth.User, c *Calendar, o *Object, p *ical.Object, pre Precondition,
+	meeting bool) (handled bool, w Write, err error) {
 	for attempt := 0; ; attempt++ {
-		handled, w, err = s.put(ctx, u, c, o, p, pre)
+		handled, w, err = s.put(ctx, u, c, o, p, pre, meeting)
 		// The object changed between reading it and writing: when the
 		// client asked for no precondition, schedule against the new one.
 		if attempt < 3 && pre == (Precondition{}) && errors.Is(err, ErrPrecondition) {
@@ -191,7 +198,8 @@ func (s *Scheduler) Put(ctx context.Context, u auth.User, c *Calendar, o *Object
 	}
 }
 
-func (s *Scheduler) put(ctx context.Context, u auth.User, c *Calendar, o *Object, p *ical.Object, pre Precondition) (bool, Write, error) {
+func (s *Scheduler) put(ctx context.Context, u auth.User, c *Calendar, o *Object, p *ical.Object, pre Precondition,
+	meeting bool) (bool, Write, error) {
 	old, oldCal, err := s.current(ctx, c.ID, o.Name)
 	if err != nil {
 		return false, Write{}, err
@@ -221,7 +229,7 @@ func (s *Scheduler) put(ctx context.Context, u auth.User, c *Calendar, o *Object
 		}
 		orgAddr = strings.ToLower(u.Email)
 		fallthrough
-	case isUser(u, orgAddr) && (others > 0 || wasOrganizer):
+	case isUser(u, orgAddr) && (others > 0 || wasOrganizer || meeting):
 		if others > s.cfg.MaxAttendees {
 			return true, Write{}, errCond(http.StatusForbidden, nsCalDAV, "max-attendees-per-instance",
 				fmt.Sprintf("the event has %d attendees; salon schedules at most %d per event", others, s.cfg.MaxAttendees))

@@ -642,6 +642,35 @@ func TestScheduleFromSalon(t *testing.T) {
 		t.Errorf("outbox: %+v", msgs)
 	}
 
+	// Nobody invited yet: the meeting still gets its room, so that its
+	// link can be shared by hand; guests added later from a CalDAV client
+	// are invited to the same room.
+	solo, err := e.sched.Schedule(ctx, alice, calendar.NewMeeting{
+		Title: "Office hours", Start: at("2030-01-11T09:00"), End: at("2030-01-11T10:00"), TimeZone: "Europe/Paris",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(solo.JoinURL, publicURL+"/m/") || solo.JoinURL == res.JoinURL {
+		t.Fatalf("a meeting without guests: %+v (the first had %s)", solo, res.JoinURL)
+	}
+	soloPath := "/dav/calendars/alice/default/" + solo.Object
+	soloBody := e.do("alice", "GET", soloPath, "").expect(t, http.StatusOK).body
+	if !strings.Contains(soloBody, solo.JoinURL) {
+		t.Errorf("the stored event does not carry its link %s:\n%s", solo.JoinURL, soloBody)
+	}
+	if n := len(e.mail(t)); n != 1 {
+		t.Errorf("a meeting without guests sent mail: %d messages", n)
+	}
+	withGuest := strings.Replace(soloBody, "END:VEVENT", "ATTENDEE;RSVP=TRUE:mailto:dave@outside.example\r\nEND:VEVENT", 1)
+	e.do("alice", "PUT", soloPath, withGuest).expect(t, http.StatusNoContent)
+	if msgs := e.mail(t); len(msgs) != 2 || msgs[1].To[0] != "dave@outside.example" || msgs[1].UID != solo.UID || msgs[1].Method != "REQUEST" {
+		t.Errorf("the guest added later was not invited: %d messages", len(msgs))
+	}
+	if after := e.do("alice", "GET", soloPath, "").expect(t, http.StatusOK).body; !strings.Contains(after, solo.JoinURL) {
+		t.Errorf("adding a guest changed the meeting's room (want %s):\n%s", solo.JoinURL, after)
+	}
+
 	var ie *calendar.InvalidMeetingError
 	for name, m := range map[string]calendar.NewMeeting{
 		"no title":      {Title: " \t", Start: at("2030-01-10T14:00"), End: at("2030-01-10T15:00")},
@@ -656,7 +685,7 @@ func TestScheduleFromSalon(t *testing.T) {
 			t.Errorf("%s: %v, want an InvalidMeetingError", name, err)
 		}
 	}
-	if n := len(e.mail(t)); n != 1 {
+	if n := len(e.mail(t)); n != 2 {
 		t.Errorf("refused meetings sent mail: %d messages", n)
 	}
 }
