@@ -253,3 +253,20 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 		t.Errorf("a received packet allocates %v times", n)
 	}
 }
+
+// TestReceiverDuplicatesCompleteNoFrame: every packet arrives twice (a
+// retransmission that crossed the original, or salon's bandwidth probe);
+// frames are counted once and the duplicates are reported as such.
+func TestReceiverDuplicatesCompleteNoFrame(t *testing.T) {
+	tr := &recvTrack{owner: &participant{}, video: true, visible: true, seq: newSeqTracker()}
+	now := int64(time.Second)
+	for _, b := range stream(t, 3, true, 300) {
+		for range 2 {
+			now += int64(time.Millisecond)
+			tr.packet(b, now, phaseWindow, 0)
+		}
+	}
+	if tr.frames != 3 || tr.keyframe != 1 || tr.seq.duplicates == 0 {
+		t.Errorf("%d frames, %d keyframes, %d duplicates; want 3, 1 and some", tr.frames, tr.keyframe, tr.seq.duplicates)
+	}
+}

@@ -112,7 +112,7 @@ func (t *recvTrack) packet(b []byte, now int64, phase int32, windowStart int64) 
 		t.ssrc = ssrc
 	}
 	seq := binary.BigEndian.Uint16(b[2:])
-	t.seq.observe(seq, phase)
+	fresh := t.seq.observe(seq, phase)
 	if phase == phaseWindow {
 		t.packets++
 		t.bytes += int64(len(b))
@@ -123,7 +123,9 @@ func (t *recvTrack) packet(b []byte, now int64, phase int32, windowStart int64) 
 			t.owner.firstAudio.CompareAndSwap(0, now)
 		}
 	}
-	if !t.video {
+	// A copy of a packet already seen (a retransmission that crossed the
+	// original, or salon's bandwidth probe) completes no frame again.
+	if !t.video || !fresh {
 		return ev
 	}
 	marker := b[1]&0x80 != 0

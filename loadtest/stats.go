@@ -41,7 +41,9 @@ type seqTracker struct {
 func newSeqTracker() seqTracker { return seqTracker{winStart: -1, winEnd: -1} }
 
 // observe records one packet; phase is the window phase when it was read.
-func (t *seqTracker) observe(seq uint16, phase int32) {
+// It reports whether the packet is new: not a duplicate, nor too old to
+// tell.
+func (t *seqTracker) observe(seq uint16, phase int32) (fresh bool) {
 	if !t.started {
 		t.started = true
 		// Extended numbers start high, so that late packets stay positive.
@@ -56,7 +58,7 @@ func (t *seqTracker) observe(seq uint16, phase int32) {
 		if t.inWindow(t.highest) {
 			t.received++
 		}
-		return
+		return true
 	}
 	if phase >= phaseWindow && t.winStart < 0 {
 		t.winStart = t.highest + 1
@@ -79,12 +81,12 @@ func (t *seqTracker) observe(seq uint16, phase int32) {
 		t.mark(ext)
 	case t.highest-ext >= seqWindow:
 		t.tooOld++
-		return
+		return false
 	case t.marked(ext):
 		if t.inWindow(ext) {
 			t.duplicates++
 		}
-		return
+		return false
 	default:
 		t.mark(ext)
 		if t.inWindow(ext) {
@@ -94,6 +96,7 @@ func (t *seqTracker) observe(seq uint16, phase int32) {
 	if t.inWindow(ext) {
 		t.received++
 	}
+	return true
 }
 
 func (t *seqTracker) inWindow(ext int64) bool {
