@@ -44,10 +44,11 @@ func newBatchWriter(c *net.UDPConn) batchWriter {
 	if err != nil {
 		return newXnetWriter(c)
 	}
-	domain := -1
+	var domain int
+	var domainErr error
 	if err := rc.Control(func(fd uintptr) {
-		domain, err = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_DOMAIN)
-	}); err != nil || (domain != unix.AF_INET && domain != unix.AF_INET6) {
+		domain, domainErr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_DOMAIN)
+	}); err != nil || domainErr != nil || (domain != unix.AF_INET && domain != unix.AF_INET6) {
 		return newXnetWriter(c)
 	}
 	w := &mmsgWriter{rc: rc, v6: domain == unix.AF_INET6}
