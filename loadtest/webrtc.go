@@ -37,8 +37,10 @@ func newAPIs(cfg *Config, log *slog.Logger) (webrtcAPIs, error) {
 // feedback a browser sends: NACKs, PLIs, receiver reports and, unless
 // --congestion-feedback=false, transport-wide sequence numbers on what
 // publishers send and transport-wide congestion feedback on what
-// subscribers receive. Publishers keep no retransmission buffer: what
-// --loss drops stays lost.
+// subscribers receive. Publishers answer salon's NACKs from the last 256
+// packets of each video encoding, on the same stream (no RTX), as a
+// browser repairs its uplink; what --loss drops never reached that
+// buffer and stays lost.
 func newAPI(cfg *Config, log *slog.Logger, publish bool) (*webrtc.API, error) {
 	lf := pionLoggerFactory{log: log}
 	me := &webrtc.MediaEngine{}
@@ -58,7 +60,7 @@ func newAPI(cfg *Config, log *slog.Logger, publish bool) (*webrtc.API, error) {
 	}
 	if !publish {
 		// Receivers take retransmissions and salon's bandwidth probes on an
-		// RTX stream (RFC 4588), as Chrome does. Publishers resend nothing.
+		// RTX stream (RFC 4588), as Chrome does.
 		codecs = append(codecs, struct {
 			kind webrtc.RTPCodecType
 			c    webrtc.RTPCodecParameters
@@ -103,6 +105,11 @@ func newAPI(cfg *Config, log *slog.Logger, publish bool) (*webrtc.API, error) {
 	// header extension on the subscribe side salon makes no estimate.
 	switch {
 	case publish:
+		resp, err := nack.NewResponderInterceptor(nack.ResponderSize(256), nack.WithResponderLoggerFactory(lf))
+		if err != nil {
+			return nil, err
+		}
+		ir.Add(resp)
 		if err := webrtc.ConfigureTWCCHeaderExtensionSender(me, ir); err != nil {
 			return nil, err
 		}

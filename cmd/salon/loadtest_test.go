@@ -82,3 +82,43 @@ func TestLoadtestFlagErrors(t *testing.T) {
 		t.Errorf("--help: err %v, printed %q", err, help.String())
 	}
 }
+
+// TestLoadtestRepairsLoss: salon drops 10 % of the media packets it
+// receives and 10 % of those it sends (--rtc-simulate-loss). Video is
+// repaired on both links: salon's NACKs to the load tester's publisher,
+// which answers from its buffer as a browser does, and the receivers'
+// NACKs to salon, answered from salon's cache. Unrepaired, a tenth or more
+// of the packets would be missing.
+func TestLoadtestRepairsLoss(t *testing.T) {
+	out, logs, _ := startServe(t, "--log-level", "warn", "--rtc-simulate-loss", "10")
+	ready := regexp.MustCompile(`(?s)password: (\S+).*(http://\S+)/m/[a-z0-9-]+`)
+	waitUntil(t, 20*time.Second, "the admin password and demo link", func() bool { return ready.MatchString(out.String()) }, logs)
+	m := ready.FindStringSubmatch(out.String())
+	password, base := m[1], m[2]
+
+	var report, progress bytes.Buffer
+	err := run(context.Background(), []string{"loadtest", "--url", base, "--rooms", "1", "--user", "admin", "--password", password,
+		"--video-publishers", "1", "--audio-publishers", "0", "--subscribers", "2",
+		"--warmup", "2s", "--duration", "5s", "--loopback", "--json"}, env(nil), nil, &report, &progress)
+	if err != nil {
+		t.Fatalf("loadtest: %v\n%s", err, progress.String())
+	}
+	var rep struct {
+		Received struct {
+			Packets     int
+			LostPackets int `json:"lostPackets"`
+			Loss        struct{ Expected int }
+		}
+	}
+	if err := json.Unmarshal(report.Bytes(), &rep); err != nil {
+		t.Fatalf("the report is not JSON: %v\n%s", err, report.String())
+	}
+	r := rep.Received
+	t.Logf("video: %d of %d packets lost after repair, with 10 %% dropped on each link", r.LostPackets, r.Loss.Expected)
+	if r.Loss.Expected < 500 || r.LostPackets*100 > r.Loss.Expected {
+		t.Errorf("%d of %d video packets lost after repair, want under 1 %%\nreport:\n%s", r.LostPackets, r.Loss.Expected, report.String())
+	}
+	if strings.Count(logs.String(), "rtc-simulate-loss") == 0 {
+		t.Errorf("salon did not warn that it drops packets on purpose:\n%s", logs.String())
+	}
+}
