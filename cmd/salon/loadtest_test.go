@@ -11,25 +11,33 @@ import (
 	"time"
 )
 
+// loadtestAgainstServe starts `salon serve` with serveArgs and runs
+// `salon loadtest` against it, in one meeting it makes as the admin, with
+// loadtestArgs; it returns the JSON report, the load tester's progress
+// and salon's log.
+func loadtestAgainstServe(t *testing.T, serveArgs []string, loadtestArgs ...string) (report, progress *bytes.Buffer, logs *syncBuffer) {
+	t.Helper()
+	report, progress = &bytes.Buffer{}, &bytes.Buffer{}
+	out, serveLogs, _ := startServe(t, append([]string{"--log-level", "warn"}, serveArgs...)...)
+	ready := regexp.MustCompile(`(?s)password: (\S+).*(http://\S+)/m/[a-z0-9-]+`)
+	waitUntil(t, 20*time.Second, "the admin password and demo link", func() bool { return ready.MatchString(out.String()) }, serveLogs)
+	m := ready.FindStringSubmatch(out.String())
+	args := append([]string{"loadtest", "--url", m[2], "--rooms", "1", "--user", "admin", "--password", m[1], "--loopback", "--json"},
+		loadtestArgs...)
+	if err := run(context.Background(), args, env(nil), nil, report, progress); err != nil {
+		t.Fatalf("loadtest: %v\n%s", err, progress.String())
+	}
+	return report, progress, serveLogs
+}
+
 // TestLoadtestAgainstServe runs `salon loadtest` briefly against `salon
 // serve` in the same process: it creates a meeting with the admin account,
 // one participant publishes video and audio, three receive, and the report
 // must show media at every receiver and no failed join. Like every media
 // test it runs in a loopback-only network namespace (make test).
 func TestLoadtestAgainstServe(t *testing.T) {
-	out, logs, _ := startServe(t, "--log-level", "warn")
-	ready := regexp.MustCompile(`(?s)password: (\S+).*(http://\S+)/m/[a-z0-9-]+`)
-	waitUntil(t, 20*time.Second, "the admin password and demo link", func() bool { return ready.MatchString(out.String()) }, logs)
-	m := ready.FindStringSubmatch(out.String())
-	password, base := m[1], m[2]
-
-	var report, progress bytes.Buffer
-	err := run(context.Background(), []string{"loadtest", "--url", base, "--rooms", "1", "--user", "admin", "--password", password,
-		"--video-publishers", "1", "--audio-publishers", "1", "--subscribers", "3",
-		"--warmup", "1s", "--duration", "3s", "--loopback", "--json"}, env(nil), nil, &report, &progress)
-	if err != nil {
-		t.Fatalf("loadtest: %v\n%s", err, progress.String())
-	}
+	report, progress, logs := loadtestAgainstServe(t, nil,
+		"--video-publishers", "1", "--audio-publishers", "1", "--subscribers", "3", "--warmup", "1s", "--duration", "3s")
 	var rep struct {
 		Joins struct {
 			Attempted, Joined, Failed int
@@ -90,19 +98,8 @@ func TestLoadtestFlagErrors(t *testing.T) {
 // NACKs to salon, answered from salon's cache. Unrepaired, a tenth or more
 // of the packets would be missing.
 func TestLoadtestRepairsLoss(t *testing.T) {
-	out, logs, _ := startServe(t, "--log-level", "warn", "--rtc-simulate-loss", "10")
-	ready := regexp.MustCompile(`(?s)password: (\S+).*(http://\S+)/m/[a-z0-9-]+`)
-	waitUntil(t, 20*time.Second, "the admin password and demo link", func() bool { return ready.MatchString(out.String()) }, logs)
-	m := ready.FindStringSubmatch(out.String())
-	password, base := m[1], m[2]
-
-	var report, progress bytes.Buffer
-	err := run(context.Background(), []string{"loadtest", "--url", base, "--rooms", "1", "--user", "admin", "--password", password,
-		"--video-publishers", "1", "--audio-publishers", "0", "--subscribers", "2",
-		"--warmup", "2s", "--duration", "5s", "--loopback", "--json"}, env(nil), nil, &report, &progress)
-	if err != nil {
-		t.Fatalf("loadtest: %v\n%s", err, progress.String())
-	}
+	report, _, logs := loadtestAgainstServe(t, []string{"--rtc-simulate-loss", "10"},
+		"--video-publishers", "1", "--audio-publishers", "0", "--subscribers", "2", "--warmup", "2s", "--duration", "5s")
 	var rep struct {
 		Received struct {
 			Packets     int
