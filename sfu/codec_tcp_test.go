@@ -44,14 +44,7 @@ func TestForwardsTheCodecThePublisherChose(t *testing.T) {
 			defer cancel()
 			pub := newTestClient(t, apiWith(t, tc.codec, []webrtc.NetworkType{webrtc.NetworkTypeUDP4}), room, "pub")
 			sub := newTestClient(t, clientAPI(t), room, "sub")
-			track, err := webrtc.NewTrackLocalStaticRTP(tc.codec.RTPCodecCapability, "v", "pub")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := pub.pub.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
-				t.Fatal(err)
-			}
-			pub.negotiatePublish(ctx, map[string]string{"0": "camera"})
+			track, _ := pub.publishTrack(ctx, tc.codec.RTPCodecCapability, "camera")
 			go sendVideoAs(ctx, track, tc.codec.MimeType)
 			tr := waitTrack(t, sub)
 			if tr.Codec().MimeType != tc.codec.MimeType {

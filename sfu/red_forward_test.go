@@ -28,14 +28,7 @@ func TestREDForwarding(t *testing.T) {
 	plain := newTestClient(t, clientAPI(t), room, "plain")
 	redSub := newTestClient(t, newClientAPIWith(t, withRED), room, "red")
 
-	track, err := webrtc.NewTrackLocalStaticRTP(red, "a", "pub")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pub.pub.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
-		t.Fatal(err)
-	}
-	pub.negotiatePublish(ctx, map[string]string{"0": "audio"})
+	track, _ := pub.publishTrack(ctx, red, "audio")
 	redundant, primary := []byte("older-frame"), []byte("newest-frame")
 	// One redundant block of 11 bytes 960 ticks old, then the primary.
 	payload := []byte{0x80 | 111, 0x0f, 0x00, byte(len(redundant)), 111}

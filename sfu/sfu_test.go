@@ -211,7 +211,19 @@ func (c *testClient) PublicationsChanged(sources []string) {
 // publishVideo adds a VP8 track and negotiates it as "camera".
 func (c *testClient) publishVideo(ctx context.Context) (*webrtc.TrackLocalStaticRTP, *webrtc.RTPSender) {
 	c.t.Helper()
-	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "v", c.id)
+	track, tr := c.publishTrack(ctx, webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "camera")
+	return track, tr.Sender()
+}
+
+// publishTrack adds the client's first track, of the given codec, and
+// negotiates it as source.
+func (c *testClient) publishTrack(ctx context.Context, codec webrtc.RTPCodecCapability, source string) (*webrtc.TrackLocalStaticRTP, *webrtc.RTPTransceiver) {
+	c.t.Helper()
+	id := "v"
+	if source == "audio" {
+		id = "a"
+	}
+	track, err := webrtc.NewTrackLocalStaticRTP(codec, id, c.id)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -219,9 +231,8 @@ func (c *testClient) publishVideo(ctx context.Context) (*webrtc.TrackLocalStatic
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	c.negotiatePublish(ctx, map[string]string{"0": "camera"})
-	_ = tr
-	return track, tr.Sender()
+	c.negotiatePublish(ctx, map[string]string{"0": source})
+	return track, tr
 }
 
 func (c *testClient) negotiatePublish(ctx context.Context, sources map[string]string) {

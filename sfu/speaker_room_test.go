@@ -24,15 +24,7 @@ func TestRoomAnnouncesSpeakers(t *testing.T) {
 	}
 	pub := newTestClient(t, newClientAPIWith(t, withLevel), room, "pub")
 	sub := newTestClient(t, clientAPI(t), room, "sub")
-	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "a", "pub")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := pub.pub.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub.negotiatePublish(ctx, map[string]string{"0": "audio"})
+	track, tr := pub.publishTrack(ctx, webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio")
 	var levelID uint8
 	for _, e := range tr.Sender().GetParameters().HeaderExtensions {
 		if e.URI == audioLevelURI {
